@@ -1,0 +1,108 @@
+"""Plain data the decision core works on: what happened, what the ticket looks like now,
+and what to do about it. Trackers translate to and from these; nothing here does I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Role(str, enum.Enum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BRIDGE = "bridge"
+    UNKNOWN = "unknown"  # the tracker must be asked (e.g. Data Center group membership)
+
+
+class Kind(str, enum.Enum):
+    STATUS_CHANGED = "status_changed"
+    UPDATED = "updated"  # an edit without a status change
+    CREATED = "created"
+    COMMENTED = "commented"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str | None
+    name: str | None = None
+    role: Role = Role.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Transition:
+    id: str
+    name: str
+    to_status: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The ticket as the tracker shows it now."""
+
+    key: str
+    status: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    transitions: tuple[Transition, ...] | None = ()  # None: not known (no tracker to ask)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One delivery, normalised. Status names are the tracker's, not the workflow's ids."""
+
+    tracker: str
+    kind: Kind
+    ticket: str
+    actor: Actor
+    project: str | None = None
+    issue_type: str | None = None
+    request_type: str | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    comment: str | None = None  # a comment made in the same change
+    raw_event: str | None = None  # the tracker's own event name, for the audit log
+    snapshot: Ticket | None = None  # the ticket as the delivery showed it (may be stale)
+
+
+class Verdict(str, enum.Enum):
+    IGNORED = "ignored"  # nothing to judge: no workflow, own change, no rule touched
+    ALLOWED = "allowed"
+    STALE = "stale"  # the ticket has moved on since; nothing to undo
+    REVERTED = "reverted"
+    NEEDS_ATTENTION = "needs_attention"  # should be reverted but cannot be; agents alerted
+    NEEDS = "needs"  # the core needs more facts (the ticket, the actor's role) to decide
+
+
+class Need(str, enum.Enum):
+    TICKET = "ticket"
+    ROLE = "role"
+
+
+@dataclass(frozen=True)
+class TransitionAction:
+    ticket: str
+    transition_id: str | None  # None only when judging without a tracker (dry run)
+    to_status: str
+    kind: str = "transition"
+
+
+@dataclass(frozen=True)
+class CommentAction:
+    ticket: str
+    body: str
+    public: bool  # visible to the customer; False is an internal note for agents
+    kind: str = "comment"
+
+
+Action = TransitionAction | CommentAction
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    rule: str
+    reason: str
+    workflow: str | None = None
+    actions: tuple[Action, ...] = ()
+    needs: frozenset[Need] = frozenset()

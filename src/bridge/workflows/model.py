@@ -1,0 +1,192 @@
+"""The workflow model: what an admin writes in `workflows/*.yaml`, validated.
+
+Every model forbids unknown keys: a typo in a rule must never silently disable it.
+Cross-references (a status used but not declared, an unreachable status) are checked in
+`validate_references`, which reports the path of the offending key so the loader can
+point at its line and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+StatusId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Loc = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppliesTo(_Strict):
+    """Which tickets a workflow governs.
+
+    `issue_types` match the tracker's issue type name; `request_types` match a Jira Service
+    Management request type name (read from the "Customer Request Type" field).
+    """
+
+    issue_types: list[str] = Field(default_factory=list)
+    request_types: list[str] = Field(default_factory=list)
+    projects: list[str] = Field(
+        default_factory=list, description="Project keys; empty means every project."
+    )
+
+
+class Requirements(_Strict):
+    """What must accompany a change: a comment in the same change, fields that must be set."""
+
+    comment: bool = Field(False, description="A comment must be made in the same change.")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tracker field id → label shown to people, e.g. customfield_10050: PBI number.",
+    )
+
+    def __bool__(self) -> bool:
+        return self.comment or bool(self.fields)
+
+
+class CustomerTransition(_Strict):
+    """A move a customer may make: from one status to one or more others."""
+
+    from_: StatusId = Field(alias="from")
+    to: list[StatusId]
+    name: str | None = Field(None, description="What the move means to people, e.g. 'approve'.")
+    requires: Requirements = Field(default_factory=Requirements)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StatusRules(_Strict):
+    """Rules on entering a status; they apply to everyone, agents included."""
+
+    requires: Requirements = Field(default_factory=Requirements)
+
+
+class Messages(_Strict):
+    """Texts the bridge posts. Placeholders: {ticket} {from_status} {to_status} {allowed}
+    {missing} {actor}."""
+
+    forbidden: str = Field(
+        "The status change {from_status} → {to_status} is not allowed for customers and has "
+        "been reverted. From {from_status} you may move the ticket to: {allowed}.",
+        description="Customer-visible, after a forbidden move was reverted.",
+    )
+    nothing_allowed: str = Field(
+        "nothing (the support team moves the ticket on)",
+        description="Used for {allowed} when no move is open to customers.",
+    )
+    requirement_missing: str = Field(
+        "The status change {from_status} → {to_status} has been reverted: {missing} must "
+        "accompany it.",
+        description="Posted after a change that lacked a required comment or field.",
+    )
+    missing_comment: str = Field("a comment with the reason", description="Used in {missing}.")
+    missing_field: str = Field("the field '{label}'", description="Used in {missing}.")
+    no_way_back: str = Field(
+        "ticket-bridge: {actor} moved the ticket {from_status} → {to_status}, which is not "
+        "allowed, and no transition leads back to {from_status}. Please move it back by hand.",
+        description="Internal note for agents when a change cannot be reverted.",
+    )
+
+
+class Workflow(_Strict):
+    """One service process for a set of ticket types."""
+
+    name: str = Field(description="Stable identifier, used in the audit log.")
+    description: str = ""
+    language: str = Field("en", description="Language of the messages, e.g. cs or en.")
+    applies_to: AppliesTo
+    statuses: dict[StatusId, str] = Field(
+        description="Logical status id → the tracker's status name."
+    )
+    initial: StatusId = Field(description="The status a new ticket starts in.")
+    flow: dict[StatusId, list[StatusId]] = Field(
+        description="The whole process: status → statuses it may move to (by anyone)."
+    )
+    customer_transitions: list[CustomerTransition] = Field(default_factory=list)
+    on_enter: dict[StatusId, StatusRules] = Field(default_factory=dict)
+    messages: Messages = Field(default_factory=Messages)
+
+    # -- lookups used by the engine ---------------------------------------------------------
+    def status_id(self, tracker_name: str | None) -> str | None:
+        """The logical id of a tracker status name (case-insensitive), or None."""
+        if tracker_name is None:
+            return None
+        wanted = tracker_name.casefold()
+        for sid, name in self.statuses.items():
+            if name.casefold() == wanted:
+                return sid
+        return None
+
+    def customer_move(self, from_id: str, to_id: str) -> CustomerTransition | None:
+        for move in self.customer_transitions:
+            if move.from_ == from_id and to_id in move.to:
+                return move
+        return None
+
+    def customer_targets(self, from_id: str) -> list[str]:
+        return [t for move in self.customer_transitions if move.from_ == from_id for t in move.to]
+
+    def entry_requirements(self, status_id: str) -> Requirements:
+        rules = self.on_enter.get(status_id)
+        return rules.requires if rules else Requirements()
+
+    def required_fields(self) -> set[str]:
+        """Every tracker field some requirement reads, so one fetch brings them all."""
+        found = {f for rules in self.on_enter.values() for f in rules.requires.fields}
+        return found | {f for move in self.customer_transitions for f in move.requires.fields}
+
+    def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
+        if self.applies_to.projects and project not in self.applies_to.projects:
+            return False
+        return (issue_type is not None and issue_type in self.applies_to.issue_types) or (
+            request_type is not None and request_type in self.applies_to.request_types
+        )
+
+    # -- cross-reference checks ---------------------------------------------------------------
+    def reference_problems(self) -> Iterator[tuple[Loc, str]]:
+        """Yield (location, message) for every status referenced but not declared, and every
+        declared status that cannot be reached from `initial`."""
+        declared = set(self.statuses)
+
+        def undeclared(loc: Loc, sid: str) -> Iterator[tuple[Loc, str]]:
+            if sid not in declared:
+                yield loc, f"status '{sid}' is not declared under 'statuses'"
+
+        yield from undeclared(("initial",), self.initial)
+        for src, targets in self.flow.items():
+            yield from undeclared(("flow", src), src)
+            for i, dst in enumerate(targets):
+                yield from undeclared(("flow", src, i), dst)
+        for i, move in enumerate(self.customer_transitions):
+            yield from undeclared(("customer_transitions", i, "from"), move.from_)
+            for j, dst in enumerate(move.to):
+                yield from undeclared(("customer_transitions", i, "to", j), dst)
+                if move.from_ in declared and dst in declared and dst not in self.flow.get(
+                    move.from_, []
+                ):
+                    yield (
+                        ("customer_transitions", i, "to", j),
+                        f"'{move.from_}' → '{dst}' is not part of 'flow'",
+                    )
+        for sid in self.on_enter:
+            yield from undeclared(("on_enter", sid), sid)
+
+        seen = {self.initial} if self.initial in declared else set()
+        stack = list(seen)
+        while stack:
+            for nxt in self.flow.get(stack.pop(), []):
+                if nxt in declared and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        for sid in self.statuses:
+            if seen and sid not in seen:
+                yield ("statuses", sid), f"status '{sid}' cannot be reached from '{self.initial}'"

@@ -1,0 +1,198 @@
+"""The decision core on plain data: no network, no database, no clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.engine import (
+    Actor,
+    CommentAction,
+    Event,
+    Kind,
+    Need,
+    Role,
+    Ticket,
+    Transition,
+    TransitionAction,
+    Verdict,
+    decide,
+)
+from bridge.workflows.model import Workflow
+
+WORKFLOW = Workflow.model_validate(
+    {
+        "name": "sheet",
+        "applies_to": {"issue_types": ["Servis"]},
+        "statuses": {
+            "new": "Nový",
+            "in_progress": "Realizace",
+            "in_development": "Na vývoji",
+            "waiting_on_customer": "Na klientovi",
+            "awaiting_approval": "Ke schválení",
+            "returned": "Vráceno klientem",
+            "approved": "Schváleno",
+            "done": "Hotovo",
+            "cancelled": "Zrušeno",
+        },
+        "initial": "new",
+        "flow": {
+            "new": ["in_progress", "cancelled"],
+            "in_progress": ["in_development", "waiting_on_customer", "awaiting_approval", "cancelled"],
+            "in_development": ["in_progress"],
+            "waiting_on_customer": ["returned", "in_progress", "done"],
+            "awaiting_approval": ["approved", "returned"],
+            "returned": ["in_progress"],
+            "approved": ["done"],
+        },
+        "customer_transitions": [
+            {"from": "waiting_on_customer", "to": "returned"},
+            {"from": "awaiting_approval", "to": ["approved", "returned"]},
+            {"from": "in_progress", "to": "cancelled", "requires": {"comment": True}},
+        ],
+        "on_enter": {
+            "in_development": {"requires": {"fields": {"customfield_10050": "PBI"}}},
+            "cancelled": {"requires": {"comment": True}},
+        },
+    }
+)
+
+CUSTOMER = Actor("qm:1", "Jana", Role.CUSTOMER)
+AGENT = Actor("5b10", "Petr", Role.AGENT)
+BACK = Transition("31", "Vrátit na klienta", "Na klientovi")
+
+
+def move(frm: str, to: str, actor: Actor = CUSTOMER, comment: str | None = None) -> Event:
+    return Event("jira", Kind.STATUS_CHANGED, "SRV-1", actor, "SRV", "Servis", None, frm, to, comment)
+
+
+def ticket(status: str, *transitions: Transition, **fields: object) -> Ticket:
+    return Ticket("SRV-1", status, dict(fields), tuple(transitions))
+
+
+def test_no_workflow_is_ignored_without_facts():
+    d = decide(move("Na klientovi", "Hotovo"), None)
+    assert d.verdict is Verdict.IGNORED and d.rule == "no-workflow" and not d.actions
+
+
+def test_the_bridges_own_change_is_never_judged():
+    d = decide(move("Na klientovi", "Hotovo", Actor("me", "bridge", Role.BRIDGE)), WORKFLOW)
+    assert d.verdict is Verdict.IGNORED and d.rule == "own-change"
+
+
+@pytest.mark.parametrize("kind", [Kind.UPDATED, Kind.CREATED, Kind.COMMENTED, Kind.OTHER])
+def test_events_without_a_status_change_touch_no_rule(kind):
+    event = Event("jira", kind, "SRV-1", CUSTOMER, "SRV", "Servis")
+    assert decide(event, WORKFLOW).verdict is Verdict.IGNORED
+
+
+def test_allowed_customer_move_needs_no_ticket():
+    d = decide(move("Ke schválení", "Schváleno"), WORKFLOW)
+    assert d.verdict is Verdict.ALLOWED and not d.actions
+
+
+def test_agent_moves_are_not_judged_by_the_customer_list():
+    d = decide(move("Na klientovi", "Hotovo", AGENT), WORKFLOW)
+    assert d.verdict is Verdict.ALLOWED
+
+
+def test_forbidden_customer_move_first_asks_for_the_ticket():
+    d = decide(move("Na klientovi", "Hotovo"), WORKFLOW)
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.TICKET}
+
+
+def test_forbidden_customer_move_is_reverted_with_a_public_comment():
+    d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, ticket("Hotovo", BACK))
+    assert d.verdict is Verdict.REVERTED and d.rule == "customer-transition"
+    transition, comment = d.actions
+    assert transition == TransitionAction("SRV-1", "31", "Na klientovi")
+    assert isinstance(comment, CommentAction) and comment.public
+    assert "Vráceno klientem" in comment.body  # names what is allowed from Na klientovi
+
+
+def test_revert_picks_the_transition_leading_back_not_the_first():
+    other = Transition("41", "Hotovo → Schváleno", "Schváleno")
+    d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, ticket("Hotovo", other, BACK))
+    assert d.actions[0].transition_id == "31"
+
+
+def test_stale_event_reverts_nothing():
+    d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, ticket("Realizace", BACK))
+    assert d.verdict is Verdict.STALE and not d.actions
+
+
+def test_no_way_back_alerts_agents_internally():
+    d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, ticket("Hotovo"))
+    assert d.verdict is Verdict.NEEDS_ATTENTION
+    (note,) = d.actions
+    assert isinstance(note, CommentAction) and not note.public
+    assert "Na klientovi" in note.body
+
+
+def test_from_a_status_with_no_customer_moves_the_message_says_so():
+    d = decide(move("Na vývoji", "Hotovo"), WORKFLOW, ticket("Hotovo", Transition("9", "x", "Na vývoji")))
+    assert WORKFLOW.messages.nothing_allowed in d.actions[1].body
+
+
+def test_unknown_role_is_asked_for_when_the_move_is_not_open_to_customers():
+    unknown = Actor("jnovakova", "Jana", Role.UNKNOWN)
+    assert decide(move("Na klientovi", "Hotovo", unknown), WORKFLOW).needs == {Need.ROLE}
+    # a move open to everyone without requirements is allowed whoever made it
+    assert decide(move("Ke schválení", "Schváleno", unknown), WORKFLOW).verdict is Verdict.ALLOWED
+
+
+def test_entry_field_requirement_applies_to_agents_too():
+    event = move("Realizace", "Na vývoji", AGENT)
+    assert decide(event, WORKFLOW).needs == {Need.TICKET}
+    back = Transition("7", "Zpět", "Realizace")
+    d = decide(event, WORKFLOW, ticket("Na vývoji", back, customfield_10050=None))
+    assert d.verdict is Verdict.REVERTED and d.rule == "entry-requirement"
+    assert d.actions[0] == TransitionAction("SRV-1", "7", "Realizace")
+    assert not d.actions[1].public  # an agent is told internally
+    assert "PBI" in d.actions[1].body
+
+
+@pytest.mark.parametrize("blank", [None, "", "   ", [], {}])
+def test_blank_field_values_do_not_meet_a_requirement(blank):
+    event = move("Realizace", "Na vývoji", AGENT)
+    d = decide(event, WORKFLOW, ticket("Na vývoji", Transition("7", "Zpět", "Realizace"), customfield_10050=blank))
+    assert d.verdict is Verdict.REVERTED
+
+
+def test_entry_field_requirement_met():
+    d = decide(move("Realizace", "Na vývoji", AGENT), WORKFLOW, ticket("Na vývoji", customfield_10050="PBI-4711"))
+    assert d.verdict is Verdict.ALLOWED and d.rule == "requirements-met"
+
+
+def test_cancel_without_reason_is_reverted_even_for_agents():
+    event = move("Realizace", "Zrušeno", AGENT)
+    assert decide(event, WORKFLOW).needs == {Need.TICKET}
+    d = decide(event, WORKFLOW, ticket("Zrušeno", Transition("8", "Obnovit", "Realizace")))
+    assert d.verdict is Verdict.REVERTED
+    assert WORKFLOW.messages.missing_comment in d.actions[1].body
+
+
+def test_cancel_with_reason_is_allowed_without_a_tracker_call():
+    d = decide(move("Realizace", "Zrušeno", AGENT, comment="Zákazník již nepotřebuje"), WORKFLOW)
+    assert d.verdict is Verdict.ALLOWED
+
+
+def test_customer_move_requirement_applies_to_customers():
+    event = move("Realizace", "Zrušeno", CUSTOMER, comment="  ")
+    d = decide(event, WORKFLOW, ticket("Zrušeno", Transition("8", "Obnovit", "Realizace")))
+    assert d.verdict is Verdict.REVERTED and d.actions[1].public
+
+
+def test_status_names_match_case_insensitively():
+    d = decide(move("na klientovi", "HOTOVO"), WORKFLOW, ticket("Hotovo", BACK))
+    assert d.verdict is Verdict.REVERTED
+
+
+def test_status_outside_the_workflow_is_recorded_not_judged():
+    d = decide(move("Na klientovi", "Archiv"), WORKFLOW)
+    assert d.verdict is Verdict.IGNORED and d.rule == "unknown-status"
+
+
+def test_judging_without_a_tracker_names_the_target_status():
+    d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, Ticket("SRV-1", "Hotovo", {}, None))
+    assert d.verdict is Verdict.REVERTED
+    assert d.actions[0] == TransitionAction("SRV-1", None, "Na klientovi")
