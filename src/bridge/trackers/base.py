@@ -1,0 +1,86 @@
+"""What the worker and the executor need of a tracker, and the errors trackers raise.
+
+Exceptions:
+
+    TrackerError
+    ├── TrackerUnavailable   network failure, 5xx, 429: retried, then dead-lettered
+    └── TrackerRejected      the tracker refused the call (4xx): not retried
+    MalformedDelivery        a delivery that does not describe an event
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from bridge.engine import Actor, Event, Role, Ticket
+
+
+class MalformedDelivery(ValueError):
+    """The delivery parsed as JSON but is not shaped like the tracker's webhook."""
+
+
+class TrackerError(Exception):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TrackerUnavailable(TrackerError):
+    pass
+
+
+class TrackerRejected(TrackerError):
+    pass
+
+
+class Tracker(Protocol):
+    name: str
+
+    def parse(self, body: bytes) -> Event:
+        """The delivery as the core's event; raises MalformedDelivery."""
+
+    async def own_change(self, actor: Actor) -> bool:
+        """Whether the bridge's own account made the change."""
+
+    async def role_of(self, actor: Actor) -> Role:
+        """Customer or agent, where the delivery alone cannot tell."""
+
+    async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
+        """The ticket as it is now, with the transitions open from its status."""
+
+    async def transition(self, ticket: str, transition_id: str) -> None: ...
+
+    async def comment(self, ticket: str, body: str, *, public: bool) -> None: ...
+
+
+class OfflineTracker:
+    """Stands in for a tracker when none is configured: judges on the delivery alone.
+
+    It never sends anything (the service is dry then); the ticket is taken from the
+    delivery's own snapshot, with its transitions unknown.
+    """
+
+    def __init__(self, name: str, parse: Callable[[bytes], Event]) -> None:
+        self.name = name
+        self._parse = parse
+
+    def parse(self, body: bytes) -> Event:
+        return self._parse(body)
+
+    async def own_change(self, actor: Actor) -> bool:
+        return False
+
+    async def role_of(self, actor: Actor) -> Role:
+        return Role.UNKNOWN
+
+    async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
+        if event.snapshot is None:
+            raise TrackerUnavailable("no tracker configured and the delivery carries no ticket")
+        return event.snapshot
+
+    async def transition(self, ticket: str, transition_id: str) -> None:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def comment(self, ticket: str, body: str, *, public: bool) -> None:
+        raise TrackerUnavailable("no tracker configured")

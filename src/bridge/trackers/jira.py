@@ -1,0 +1,225 @@
+"""Jira Cloud and Data Center: deliveries in, REST calls out.
+
+Cloud speaks REST v3 (comments in Atlassian Document Format), Data Center REST v2 (plain
+text). Customers are told apart by `accountType == "customer"` on Cloud and by membership
+in configured groups on Data Center (looked up once per user and cached).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+
+from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
+from bridge.trackers.base import MalformedDelivery, TrackerRejected
+from bridge.trackers.http import RetryPolicy, send
+
+Deployment = Literal["cloud", "datacenter"]
+STATUS_FIELDS = ("status", "issuetype", "project")
+
+
+# -- deliveries ------------------------------------------------------------------------------
+def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Event:
+    """Normalise a Jira webhook body into the core's event. Pure."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("webhookEvent"), str):
+        raise MalformedDelivery("not a Jira webhook: 'webhookEvent' is missing")
+    name = payload["webhookEvent"]
+    issue = payload.get("issue")
+    if not isinstance(issue, Mapping) or not isinstance(issue.get("key"), str):
+        raise MalformedDelivery(f"{name}: 'issue.key' is missing")
+    fields = issue.get("fields") or {}
+    if not isinstance(fields, Mapping):
+        raise MalformedDelivery(f"{name}: 'issue.fields' is not an object")
+
+    comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else None
+    user = payload.get("user") or (comment or {}).get("author") or {}
+    status_item = _status_item(payload.get("changelog"))
+
+    if name == "jira:issue_updated":
+        kind = Kind.STATUS_CHANGED if status_item else Kind.UPDATED
+    elif name == "jira:issue_created":
+        kind = Kind.CREATED
+    elif name.startswith("comment_"):
+        kind = Kind.COMMENTED
+    else:
+        kind = Kind.OTHER
+
+    status = _name(fields.get("status"))
+    return Event(
+        tracker=tracker,
+        kind=kind,
+        ticket=issue["key"],
+        actor=actor_of(user),
+        project=_get(fields.get("project"), "key"),
+        issue_type=_name(fields.get("issuetype")),
+        request_type=request_type_of(fields),
+        from_status=status_item.get("fromString") if status_item else None,
+        to_status=status_item.get("toString") if status_item else status,
+        comment=comment_text(comment.get("body")) if comment else None,
+        raw_event=name,
+        snapshot=Ticket(issue["key"], status or "", dict(fields), transitions=None),
+    )
+
+
+def parse_body(body: bytes) -> Event:
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise MalformedDelivery(f"body is not JSON: {exc}") from None
+    return parse_delivery(payload)
+
+
+def actor_of(user: Mapping[str, Any]) -> Actor:
+    if not isinstance(user, Mapping):
+        return Actor(None)
+    account_type = user.get("accountType")
+    if account_type == "customer":
+        role = Role.CUSTOMER
+    elif account_type in ("atlassian", "app"):
+        role = Role.AGENT
+    else:  # Data Center carries no account type: group membership decides
+        role = Role.UNKNOWN
+    ident = user.get("accountId") or user.get("name") or user.get("key")
+    return Actor(ident, user.get("displayName"), role)
+
+
+def request_type_of(fields: Mapping[str, Any]) -> str | None:
+    """The JSM request type, found by the shape of its field: its id differs per site."""
+    for value in fields.values():
+        if isinstance(value, Mapping):
+            request_type = value.get("requestType")
+            if isinstance(request_type, Mapping) and isinstance(request_type.get("name"), str):
+                return request_type["name"]
+    return None
+
+
+def comment_text(body: Any) -> str:
+    """Plain text of a comment body: a string (v2, webhooks) or an ADF document (v3)."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, Mapping):
+        if body.get("type") == "text":
+            return str(body.get("text", ""))
+        return "".join(comment_text(part) for part in body.get("content") or [])
+    return ""
+
+
+def adf(text: str) -> dict[str, Any]:
+    """Plain text as an ADF document: one paragraph per line, blank lines dropped."""
+    paragraphs = [
+        {"type": "paragraph", "content": [{"type": "text", "text": line}]}
+        for line in text.splitlines()
+        if line.strip()
+    ]
+    return {"type": "doc", "version": 1, "content": paragraphs}
+
+
+def _status_item(changelog: Any) -> Mapping[str, Any] | None:
+    if not isinstance(changelog, Mapping):
+        return None
+    for item in changelog.get("items") or []:
+        if isinstance(item, Mapping) and (item.get("fieldId") or item.get("field")) == "status":
+            return item
+    return None
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _name(value: Any) -> str | None:
+    return _get(value, "name")
+
+
+# -- REST ------------------------------------------------------------------------------------
+class JiraTracker:
+    """One Jira site, through an injected `httpx.AsyncClient` (base URL and auth set)."""
+
+    name = "jira"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        deployment: Deployment = "cloud",
+        customer_groups: frozenset[str] = frozenset(),
+        retry: RetryPolicy | None = None,
+        group_cache_seconds: float = 300.0,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self._client = client
+        self.deployment = deployment
+        self._api = "/rest/api/3" if deployment == "cloud" else "/rest/api/2"
+        self._groups = customer_groups
+        self._retry = retry or RetryPolicy()
+        self._cache_for = group_cache_seconds
+        self._clock = clock
+        self._roles: dict[str, tuple[float, Role]] = {}
+        self._me: frozenset[str] | None = None
+
+    def parse(self, body: bytes) -> Event:
+        return parse_body(body)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await send(self._client, method, self._api + path, self._retry, **kwargs)
+
+    async def identity(self) -> frozenset[str]:
+        """Every id the bridge's own account goes by (learnt once from /myself)."""
+        if self._me is None:
+            me = (await self._call("GET", "/myself")).json()
+            self._me = frozenset(
+                str(me[k]) for k in ("accountId", "name", "key") if me.get(k)
+            )
+        return self._me
+
+    async def own_change(self, actor: Actor) -> bool:
+        return actor.id is not None and actor.id in await self.identity()
+
+    async def role_of(self, actor: Actor) -> Role:
+        if actor.role is not Role.UNKNOWN:
+            return actor.role
+        if actor.id is None:
+            return Role.UNKNOWN
+        cached = self._roles.get(actor.id)
+        now = self._clock()
+        if cached and now - cached[0] < self._cache_for:
+            return cached[1]
+        try:
+            user = (
+                await self._call("GET", "/user", params={"username": actor.id, "expand": "groups"})
+            ).json()
+            groups = {g.get("name") for g in (user.get("groups") or {}).get("items") or []}
+            role = Role.CUSTOMER if groups & self._groups else Role.AGENT
+        except TrackerRejected:  # an unknown user (deleted since) cannot be judged
+            role = Role.UNKNOWN
+        self._roles[actor.id] = (now, role)
+        return role
+
+    async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
+        wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))
+        issue = (
+            await self._call(
+                "GET", f"/issue/{event.ticket}", params={"fields": wanted, "expand": "transitions"}
+            )
+        ).json()
+        found = issue.get("fields") or {}
+        transitions = tuple(
+            Transition(str(t["id"]), t.get("name", ""), _name(t.get("to")) or "")
+            for t in issue.get("transitions") or []
+        )
+        return Ticket(issue.get("key", event.ticket), _name(found.get("status")) or "", found, transitions)
+
+    async def transition(self, ticket: str, transition_id: str) -> None:
+        await self._call(
+            "POST", f"/issue/{ticket}/transitions", json={"transition": {"id": transition_id}}
+        )
+
+    async def comment(self, ticket: str, body: str, *, public: bool) -> None:
+        payload: dict[str, Any] = {"body": adf(body) if self.deployment == "cloud" else body}
+        if not public:
+            payload["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
+        await self._call("POST", f"/issue/{ticket}/comment", json=payload)

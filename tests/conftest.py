@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(name: str) -> dict:
+    return json.loads((FIXTURES / "jira" / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def jira_sample():
+    return load_fixture

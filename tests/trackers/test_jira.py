@@ -1,0 +1,209 @@
+"""The Jira adapter: recorded deliveries in, REST calls out (HTTP faked with respx)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from bridge.engine import Actor, Kind, Role
+from bridge.trackers.base import MalformedDelivery, TrackerRejected, TrackerUnavailable
+from bridge.trackers.http import RetryPolicy
+from bridge.trackers.jira import JiraTracker, adf, parse_body, parse_delivery
+
+BASE = "https://jira.test"
+FAST = RetryPolicy(attempts=3, backoff=0.0, backoff_max=0.05)
+
+
+def test_cloud_customer_status_change(jira_sample):
+    event = parse_delivery(jira_sample("customer_forbidden_transition.json"))
+    assert event.kind is Kind.STATUS_CHANGED
+    assert (event.ticket, event.project, event.issue_type) == ("SRV-412", "SRV", "Servis")
+    assert (event.from_status, event.to_status) == ("Na klientovi", "Hotovo")
+    assert event.actor.role is Role.CUSTOMER
+    assert event.actor.id == "qm:1f0c2b7e-5c1a-4d8e-9b11-8a0c3e6d2f40:5e4f"
+    assert event.snapshot is not None and event.snapshot.status == "Hotovo"
+
+
+def test_agent_is_known_from_account_type(jira_sample):
+    assert parse_delivery(jira_sample("agent_transition.json")).actor.role is Role.AGENT
+
+
+def test_data_center_user_has_no_role_until_asked(jira_sample):
+    event = parse_delivery(jira_sample("datacenter_customer_transition.json"))
+    assert event.actor == Actor("jnovakova", "Jana Nováková", Role.UNKNOWN)
+
+
+def test_status_found_among_several_changed_fields(jira_sample):
+    event = parse_delivery(jira_sample("customer_status_and_priority.json"))
+    assert (event.kind, event.from_status, event.to_status) == (Kind.STATUS_CHANGED, "Realizace", "Hotovo")
+
+
+@pytest.mark.parametrize(
+    "sample,kind",
+    [
+        ("summary_only_change.json", Kind.UPDATED),
+        ("comment_created_by_customer.json", Kind.COMMENTED),
+        ("issue_created.json", Kind.CREATED),
+    ],
+)
+def test_other_events(jira_sample, sample, kind):
+    assert parse_delivery(jira_sample(sample)).kind is kind
+
+
+def test_request_type_read_by_shape_not_field_id(jira_sample):
+    payload = jira_sample("jsm_decline_with_comment.json")
+    fields = payload["issue"]["fields"]
+    fields["customfield_12345"] = fields.pop("customfield_10010")
+    event = parse_delivery(payload)
+    assert event.request_type == "Něco mi nefunguje"
+    assert event.comment == "Export pořád padá u šablony XY, viz screenshot."
+
+
+def test_decline_without_comment_has_none(jira_sample):
+    assert parse_delivery(jira_sample("jsm_decline_without_comment.json")).comment is None
+
+
+@pytest.mark.parametrize(
+    "body,reason",
+    [(b"{", "not JSON"), (b"[]", "webhookEvent"), (b'{"webhookEvent": "jira:issue_updated"}', "issue.key")],
+)
+def test_malformed_deliveries_say_why(body, reason):
+    with pytest.raises(MalformedDelivery, match=reason):
+        parse_body(body)
+
+
+def test_adf_has_one_paragraph_per_line_and_no_empty_text():
+    doc = adf("first\n\nsecond")
+    assert doc["type"] == "doc" and doc["version"] == 1
+    assert [p["content"][0]["text"] for p in doc["content"]] == ["first", "second"]
+
+
+def tracker(deployment="cloud", **kw) -> JiraTracker:
+    client = httpx.AsyncClient(base_url=BASE, auth=("bot@x", "secret-token"))
+    return JiraTracker(client, deployment=deployment, retry=FAST, **kw)
+
+
+ISSUE = {
+    "key": "SRV-412",
+    "fields": {"status": {"name": "Hotovo"}, "issuetype": {"name": "Servis"}, "customfield_10050": "PBI-1"},
+    "transitions": [
+        {"id": "31", "name": "Zpět na klienta", "to": {"id": "10104", "name": "Na klientovi"}},
+        {"id": "41", "name": "Schválit", "to": {"id": "10110", "name": "Schváleno"}},
+    ],
+}
+
+
+@respx.mock
+async def test_cloud_reads_ticket_with_transitions_in_one_call(jira_sample):
+    route = respx.get(f"{BASE}/rest/api/3/issue/SRV-412").respond(json=ISSUE)
+    event = parse_delivery(jira_sample("customer_forbidden_transition.json"))
+    ticket = await tracker().get_ticket(event, ["customfield_10050"])
+    assert route.call_count == 1
+    params = route.calls[0].request.url.params
+    assert params["expand"] == "transitions" and "customfield_10050" in params["fields"].split(",")
+    assert ticket.status == "Hotovo" and ticket.fields["customfield_10050"] == "PBI-1"
+    assert [t.to_status for t in ticket.transitions] == ["Na klientovi", "Schváleno"]
+
+
+@respx.mock
+async def test_cloud_comment_is_adf_and_internal_notes_are_marked():
+    route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/comment").respond(201, json={"id": "1"})
+    t = tracker()
+    await t.comment("SRV-1", "Vráceno.", public=True)
+    await t.comment("SRV-1", "Pozor.", public=False)
+    public, internal = (json.loads(c.request.content) for c in route.calls)
+    assert public["body"] == adf("Vráceno.") and "properties" not in public
+    assert internal["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+
+
+@respx.mock
+async def test_data_center_comment_is_plain_text_on_v2():
+    route = respx.post(f"{BASE}/rest/api/2/issue/SRV-1/comment").respond(201, json={"id": "1"})
+    await tracker("datacenter").comment("SRV-1", "Vráceno.", public=True)
+    assert json.loads(route.calls[0].request.content) == {"body": "Vráceno."}
+
+
+@respx.mock
+async def test_transition_posts_the_id():
+    route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/transitions").respond(204)
+    await tracker().transition("SRV-1", "31")
+    assert json.loads(route.calls[0].request.content) == {"transition": {"id": "31"}}
+
+
+@respx.mock
+async def test_own_account_learnt_once_from_myself():
+    route = respx.get(f"{BASE}/rest/api/3/myself").respond(json={"accountId": "bot-1", "accountType": "app"})
+    t = tracker()
+    assert await t.own_change(Actor("bot-1"))
+    assert not await t.own_change(Actor("someone"))
+    assert route.call_count == 1
+
+
+@respx.mock
+async def test_data_center_groups_decide_the_role_and_are_cached():
+    now = [0.0]
+    route = respx.get(f"{BASE}/rest/api/2/user").respond(
+        json={"name": "jnovakova", "groups": {"size": 1, "items": [{"name": "portal-customers"}]}}
+    )
+    t = tracker("datacenter", customer_groups=frozenset({"portal-customers"}), clock=lambda: now[0], group_cache_seconds=60)
+    actor = Actor("jnovakova")
+    assert await t.role_of(actor) is Role.CUSTOMER
+    assert await t.role_of(actor) is Role.CUSTOMER
+    assert route.call_count == 1
+    assert route.calls[0].request.url.params["username"] == "jnovakova"
+    now[0] = 61
+    await t.role_of(actor)
+    assert route.call_count == 2
+
+
+@respx.mock
+async def test_data_center_user_outside_customer_groups_is_an_agent():
+    respx.get(f"{BASE}/rest/api/2/user").respond(json={"name": "petr", "groups": {"items": [{"name": "jira-software-users"}]}})
+    t = tracker("datacenter", customer_groups=frozenset({"portal-customers"}))
+    assert await t.role_of(Actor("petr")) is Role.AGENT
+
+
+@respx.mock
+async def test_retries_honour_retry_after_then_succeed():
+    route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/transitions")
+    route.side_effect = [
+        httpx.Response(429, headers={"Retry-After": "0.01"}),
+        httpx.Response(503, headers={"Retry-After": "0"}),
+        httpx.Response(204),
+    ]
+    await tracker().transition("SRV-1", "31")
+    assert route.call_count == 3
+
+
+@respx.mock
+async def test_connection_failures_are_retried_then_reported():
+    route = respx.get(f"{BASE}/rest/api/3/myself").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(TrackerUnavailable, match="ConnectError"):
+        await tracker().identity()
+    assert route.call_count == 3
+
+
+@respx.mock
+async def test_a_refusal_is_not_retried_and_carries_jiras_message():
+    route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/transitions").respond(
+        400, json={"errorMessages": ["Transition id '99' is not valid for this issue."], "errors": {}}
+    )
+    with pytest.raises(TrackerRejected, match="not valid for this issue") as info:
+        await tracker().transition("SRV-1", "99")
+    assert route.call_count == 1
+    assert "secret-token" not in str(info.value)
+
+
+def test_retry_policy_waits_exponentially_and_caps_retry_after():
+    policy = RetryPolicy(attempts=5, backoff=0.5, backoff_max=10)
+
+    class State:
+        def __init__(self, n, exc=None):
+            self.attempt_number = n
+            self.outcome = type("O", (), {"exception": lambda self: exc})()
+
+    assert [policy.wait(State(n)) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert policy.wait(State(1, TrackerUnavailable("x", retry_after=120))) == 10
