@@ -1,0 +1,37 @@
+"""Persistence: the durable inbox, decisions, actions (SQLAlchemy; SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from bridge.store.db import create_db_engine, is_sqlite, migrate
+from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
+from bridge.store.records import (
+    DEAD,
+    DONE,
+    PENDING,
+    PROCESSING,
+    REJECTED,
+    STATES,
+    Claimed,
+    DecisionRecord,
+    PendingAction,
+    Store,
+)
+
+__all__ = [
+    "DEAD",
+    "DONE",
+    "PENDING",
+    "PROCESSING",
+    "REJECTED",
+    "STATES",
+    "Claimed",
+    "DecisionRecord",
+    "InboxClosed",
+    "InboxWriter",
+    "Incoming",
+    "PendingAction",
+    "Store",
+    "create_db_engine",
+    "is_sqlite",
+    "migrate",
+]

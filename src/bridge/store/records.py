@@ -1,0 +1,282 @@
+"""Reading and writing the inbox, decisions and actions. Synchronous SQLAlchemy Core; the
+async side calls it through `asyncio.to_thread`.
+
+Claiming uses `FOR UPDATE SKIP LOCKED` (ignored by SQLite), so several replicas can share one
+PostgreSQL inbox; a claim that was never finished (a crashed replica) is taken again after
+its lease runs out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+
+from bridge.store.tables import actions, decisions, deliveries
+
+PENDING, PROCESSING, DONE, DEAD, REJECTED = "pending", "processing", "done", "dead", "rejected"
+STATES = (PENDING, PROCESSING, DONE, DEAD, REJECTED)
+LEASE = timedelta(minutes=5)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    tracker: str
+    delivery_key: str
+    body: bytes
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision as the audit log keeps it."""
+
+    tracker: str
+    ticket: str | None
+    event: str | None
+    actor: str | None
+    actor_role: str | None
+    from_status: str | None
+    to_status: str | None
+    workflow: str | None
+    verdict: str
+    rule: str
+    reason: str
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    id: int
+    kind: str
+    ticket: str
+    payload: dict[str, Any]
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- the worker's side ---------------------------------------------------------------
+    def claim(self, limit: int) -> list[Claimed]:
+        now = _now()
+        claimable = or_(
+            deliveries.c.state == PENDING,
+            and_(deliveries.c.state == PROCESSING, deliveries.c.claimed_at < now - LEASE),
+        )
+        candidates = (
+            select(deliveries.c.id)
+            .where(claimable)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        # one statement, so two claimers can never take the same row (SQLite included)
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(candidates))
+                .values(state=PROCESSING, claimed_at=now, attempts=deliveries.c.attempts + 1)
+                .returning(
+                    deliveries.c.id,
+                    deliveries.c.tracker,
+                    deliveries.c.delivery_key,
+                    deliveries.c.body,
+                    deliveries.c.attempts,
+                )
+            ).all()
+        rows = sorted(rows, key=lambda r: r.id)
+        return [Claimed(r.id, r.tracker, r.delivery_key, bytes(r.body), r.attempts) for r in rows]
+
+    def release_all_claims(self) -> int:
+        """Give claims of a previous run back (single-process SQLite start-up)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(deliveries).where(deliveries.c.state == PROCESSING).values(state=PENDING)
+            ).rowcount
+
+    def finish_many(self, results: list[tuple[int, DecisionRecord | None, str, str | None]]) -> None:
+        """Record decisions that took no action and close their deliveries, in one transaction.
+
+        Each result is (delivery id, decision or None, final state, error).
+        """
+        if not results:
+            return
+        now = _now()
+        with self.engine.begin() as conn:
+            rows = [
+                {"delivery_id": did, "created_at": now, **rec.__dict__}
+                for did, rec, _, _ in results
+                if rec is not None
+            ]
+            if rows:
+                conn.execute(insert(decisions), rows)
+            for state in {state for _, _, state, _ in results}:
+                same = [(did, err) for did, _, s, err in results if s == state]
+                errorless = [did for did, err in same if err is None]
+                if errorless:
+                    conn.execute(
+                        update(deliveries)
+                        .where(deliveries.c.id.in_(errorless))
+                        .values(state=state, finished_at=now, last_error=None)
+                    )
+                for did, err in same:
+                    if err is not None:
+                        conn.execute(
+                            update(deliveries)
+                            .where(deliveries.c.id == did)
+                            .values(state=state, finished_at=now, last_error=err)
+                        )
+
+    def record_decision(
+        self,
+        delivery_id: int | None,
+        record: DecisionRecord,
+        planned: list[tuple[str, str, str, dict[str, Any]]],
+    ) -> list[PendingAction]:
+        """Record a decision and its actions before any is applied (outbox style).
+
+        `planned` holds (idempotency key, kind, ticket, payload); actions of a dry run are
+        stored as `dry_run` and never sent.
+        """
+        now = _now()
+        outcome = "dry_run" if record.dry_run else "pending"
+        with self.engine.begin() as conn:
+            decision_id = conn.execute(
+                insert(decisions)
+                .values(delivery_id=delivery_id, created_at=now, **record.__dict__)
+                .returning(decisions.c.id)
+            ).scalar_one()
+            pending = []
+            for key, kind, ticket, payload in planned:
+                action_id = conn.execute(
+                    insert(actions)
+                    .values(
+                        decision_id=decision_id,
+                        idempotency_key=key,
+                        kind=kind,
+                        ticket=ticket,
+                        payload=payload,
+                        outcome=outcome,
+                        updated_at=now,
+                    )
+                    .returning(actions.c.id)
+                ).scalar_one()
+                pending.append(PendingAction(action_id, kind, ticket, payload))
+        return pending if not record.dry_run else []
+
+    def unfinished_actions(self, delivery_id: int) -> list[PendingAction] | None:
+        """Actions of an earlier attempt at this delivery not yet applied; None when the
+        delivery was never decided (so it must be decided now)."""
+        with self.engine.connect() as conn:
+            decided = conn.execute(
+                select(decisions.c.id).where(decisions.c.delivery_id == delivery_id).limit(1)
+            ).first()
+            if decided is None:
+                return None
+            rows = conn.execute(
+                select(actions.c.id, actions.c.kind, actions.c.ticket, actions.c.payload)
+                .join(decisions, decisions.c.id == actions.c.decision_id)
+                .where(
+                    decisions.c.delivery_id == delivery_id,
+                    actions.c.outcome.in_(("pending", "failed")),
+                )
+                .order_by(actions.c.id)
+            ).all()
+        return [PendingAction(r.id, r.kind, r.ticket, r.payload) for r in rows]
+
+    def set_action_outcome(self, action_id: int, outcome: str, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(actions)
+                .where(actions.c.id == action_id)
+                .values(outcome=outcome, error=error, updated_at=_now())
+            )
+
+    def finish(self, delivery_id: int, state: str, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(state=state, finished_at=_now(), last_error=error)
+            )
+
+    # -- operations ------------------------------------------------------------------------
+    def replay(self, delivery_id: int) -> bool:
+        """Queue a dead (or done) delivery again. Rejected ones cannot be replayed: they
+        never parsed."""
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == delivery_id, deliveries.c.state.in_((DEAD, DONE)))
+                    .values(state=PENDING, claimed_at=None, finished_at=None)
+                ).rowcount
+                == 1
+            )
+
+    def list_deliveries(
+        self, state: str | None = None, limit: int = 100, include_body: bool = False
+    ) -> list[dict[str, Any]]:
+        cols = [
+            deliveries.c.id,
+            deliveries.c.tracker,
+            deliveries.c.delivery_key,
+            deliveries.c.received_at,
+            deliveries.c.state,
+            deliveries.c.attempts,
+            deliveries.c.finished_at,
+            deliveries.c.last_error,
+        ]
+        if include_body:
+            cols += [deliveries.c.headers, deliveries.c.body]
+        query = select(*cols).order_by(deliveries.c.id.desc()).limit(limit)
+        if state:
+            query = query.where(deliveries.c.state == state)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for row in rows:
+            if "body" in row:
+                row["body"] = bytes(row["body"]).decode("utf-8", "replace")
+        return rows
+
+    def list_decisions(
+        self, ticket: str | None = None, verdict: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        query = select(decisions).order_by(decisions.c.id.desc()).limit(limit)
+        if ticket:
+            query = query.where(decisions.c.ticket == ticket)
+        if verdict:
+            query = query.where(decisions.c.verdict == verdict)
+        with self.engine.connect() as conn:
+            found = [dict(r._mapping) for r in conn.execute(query)]
+            ids = [d["id"] for d in found]
+            acts: dict[int, list[dict[str, Any]]] = {}
+            if ids:
+                for r in conn.execute(
+                    select(actions).where(actions.c.decision_id.in_(ids)).order_by(actions.c.id)
+                ):
+                    row = dict(r._mapping)
+                    acts.setdefault(row.pop("decision_id"), []).append(row)
+        for d in found:
+            d["actions"] = acts.get(d["id"], [])
+        return found
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+            ).all()
+        return {state: 0 for state in STATES} | {r[0]: r[1] for r in rows}
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))

@@ -1,0 +1,79 @@
+"""Database tables. The schema itself is owned by the Alembic migrations beside this file;
+these definitions must match them (a test compares the two)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tracker", String(32), nullable=False),
+    Column("delivery_key", String(255), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    # pending → processing → done | dead; rejected: malformed, kept for inspection only
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    UniqueConstraint("tracker", "delivery_key", name="uq_deliveries_tracker_key"),
+    Index("ix_deliveries_state_id", "state", "id"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id, ForeignKey("deliveries.id"), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("tracker", String(32), nullable=False),
+    Column("ticket", String(64), index=True),
+    Column("event", String(64)),
+    Column("actor", String(255)),
+    Column("actor_role", String(16)),
+    Column("from_status", String(255)),
+    Column("to_status", String(255)),
+    Column("workflow", String(128)),
+    Column("verdict", String(32), nullable=False, index=True),
+    Column("rule", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+)
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("decision_id", Id, ForeignKey("decisions.id"), nullable=False, index=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("ticket", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # pending → done | failed; dry_run: recorded, never sent
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

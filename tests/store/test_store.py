@@ -1,0 +1,149 @@
+"""The inbox, decisions and actions on real databases: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from sqlalchemy import inspect
+
+from bridge.store import (
+    DEAD,
+    DONE,
+    PENDING,
+    PROCESSING,
+    REJECTED,
+    DecisionRecord,
+    Incoming,
+    InboxWriter,
+    Store,
+    create_db_engine,
+    migrate,
+)
+from bridge.store.tables import metadata
+from tests.databases import database_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    with database_url(request.param, tmp_path) as url:
+        engine = create_db_engine(url)
+        migrate(engine)
+        yield Store(engine)
+        engine.dispose()
+
+
+def incoming(key: str, body: bytes = b'{"webhookEvent": "x"}', **kw) -> Incoming:
+    return Incoming("jira", key, {"x-atlassian-webhook-identifier": key}, body, **kw)
+
+
+async def put_all(store: Store, items: list[Incoming]) -> int:
+    commits = []
+    writer = InboxWriter(store.engine, on_commit=lambda: commits.append(1))
+    writer.start()
+    try:
+        await asyncio.gather(*(writer.put(i) for i in items))
+    finally:
+        writer.stop()
+    return len(commits)
+
+
+RECORD = DecisionRecord("jira", "SRV-1", "jira:issue_updated", "Jana", "customer", "A", "B", "wf", "ignored", "no-rule", "r", False)
+
+
+def test_migrations_match_the_table_definitions(store):
+    found = inspect(store.engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"] for c in found.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+
+
+async def test_group_commit_stores_every_delivery_once(store):
+    items = [incoming(f"d-{i}") for i in range(300)] + [incoming("d-1"), incoming("d-2")]
+    commits = await put_all(store, items)
+    assert commits < len(items)  # committed in groups
+    assert store.counts()[PENDING] == 300
+
+
+async def test_duplicate_delivery_is_dropped_silently(store):
+    await put_all(store, [incoming("same")])
+    await put_all(store, [incoming("same", body=b'{"webhookEvent": "other"}')])
+    rows = store.list_deliveries(include_body=True)
+    assert len(rows) == 1 and "x" in rows[0]["body"]
+
+
+async def test_rejected_delivery_is_kept_with_its_reason(store):
+    await put_all(store, [incoming("bad", body=b"{nope", state=REJECTED, error="body is not valid JSON")])
+    (row,) = store.list_deliveries(REJECTED, include_body=True)
+    assert row["body"] == "{nope" and row["last_error"] == "body is not valid JSON"
+    assert store.claim(10) == []  # never processed
+
+
+async def test_claim_finish_and_replay(store):
+    await put_all(store, [incoming(f"k{i}") for i in range(5)])
+    first = store.claim(3)
+    assert [c.delivery_key for c in first] == ["k0", "k1", "k2"] and all(c.attempts == 1 for c in first)
+    assert [c.delivery_key for c in store.claim(10)] == ["k3", "k4"]
+    assert store.claim(10) == []
+    store.finish_many([(first[0].id, RECORD, DONE, None), (first[1].id, None, DEAD, "Jira down")])
+    assert store.counts()[DEAD] == 1 and store.counts()[DONE] == 1
+    (dead,) = store.list_deliveries(DEAD)
+    assert dead["last_error"] == "Jira down"
+    assert store.replay(dead["id"])
+    (again,) = store.claim(10)
+    assert again.id == dead["id"] and again.attempts == 2
+    assert not store.replay(999999)
+    assert store.list_decisions("SRV-1")[0]["rule"] == "no-rule"
+
+
+async def test_concurrent_claims_never_share_a_delivery(store):
+    await put_all(store, [incoming(f"c{i}") for i in range(200)])
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def claimer():
+        while batch := store.claim(7):
+            with lock:
+                seen.extend(c.id for c in batch)
+
+    threads = [threading.Thread(target=claimer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 200 and len(set(seen)) == 200
+
+
+async def test_actions_recorded_before_applied_and_resumable(store):
+    await put_all(store, [incoming("act")])
+    (claimed,) = store.claim(1)
+    assert store.unfinished_actions(claimed.id) is None  # never decided
+    planned = [
+        ("jira:act:0:transition", "transition", "SRV-1", {"transition_id": "31"}),
+        ("jira:act:1:comment", "comment", "SRV-1", {"body": "b", "public": True}),
+    ]
+    pending = store.record_decision(claimed.id, RECORD, planned)
+    store.set_action_outcome(pending[0].id, "done")
+    store.set_action_outcome(pending[1].id, "failed", "503")
+    left = store.unfinished_actions(claimed.id)
+    assert [a.kind for a in left] == ["comment"]
+    (decision,) = store.list_decisions("SRV-1")
+    assert [a["outcome"] for a in decision["actions"]] == ["done", "failed"]
+
+
+async def test_dry_run_actions_are_listed_not_pending(store):
+    await put_all(store, [incoming("dry")])
+    (claimed,) = store.claim(1)
+    dry = DecisionRecord(**{**RECORD.__dict__, "dry_run": True})
+    assert store.record_decision(claimed.id, dry, [("k", "comment", "SRV-1", {"body": "b", "public": True})]) == []
+    (decision,) = store.list_decisions()
+    assert decision["dry_run"] and decision["actions"][0]["outcome"] == "dry_run"
+
+
+async def test_release_all_claims_after_a_crash(store):
+    await put_all(store, [incoming("crash")])
+    store.claim(1)
+    assert store.counts()[PROCESSING] == 1
+    assert store.release_all_claims() == 1
+    assert store.counts()[PENDING] == 1
