@@ -1,0 +1,1 @@
+"""The HTTP edge: webhook intake and the operations API."""

@@ -1,0 +1,156 @@
+"""The webhook edge: `POST /webhooks/{tracker}` as a bare ASGI handler.
+
+This is the hot path, so it does only what must happen before the answer: bound the body,
+check the signature, check the body is a JSON object, store it durably (group commit) and
+answer 200. Everything else happens in the worker. A malformed body is kept in the inbox as
+`rejected`, with the reason, for inspection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from bridge.store import REJECTED, InboxClosed, Incoming, InboxWriter
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+KEPT_HEADERS = (
+    b"content-type",
+    b"user-agent",
+    b"x-atlassian-webhook-identifier",
+    b"x-atlassian-webhook-retry",
+    b"x-atlassian-webhook-flow",
+    b"x-hub-signature",
+)
+DELIVERY_ID_HEADER = b"x-atlassian-webhook-identifier"
+SIGNATURE_HEADER = b"x-hub-signature"
+ALLOWED_METHODS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
+
+
+class SignatureError(Exception):
+    pass
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> None:
+    """Check `X-Hub-Signature: <method>=<hex>` over the raw body; raise SignatureError."""
+    if not header:
+        raise SignatureError("missing X-Hub-Signature header")
+    method, sep, digest = header.partition("=")
+    method = method.strip().lower()
+    if not sep or method not in ALLOWED_METHODS:
+        raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'")
+    expected = hmac.new(secret, body, method).hexdigest()
+    if not hmac.compare_digest(expected, digest.strip().lower()):
+        raise SignatureError("signature does not match the body")
+
+
+class WebhookIntake:
+    """Answers `POST /webhooks/<tracker>`; hands every other request to `app`."""
+
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        inbox: InboxWriter,
+        *,
+        secrets: dict[str, bytes | None],
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.inbox = inbox
+        self.secrets = secrets
+        self.paths = {f"/webhooks/{name}": name for name in secrets}
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracker = self.paths.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if tracker is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await _answer(send, 405, {"error": "use POST"}, extra=[(b"allow", b"POST")])
+            return
+        status, payload = await self._intake(tracker, scope, receive)
+        await _answer(send, status, payload)
+
+    async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
+        headers = dict(scope["headers"])
+        limit = self.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return 413, {"error": f"body larger than {limit} bytes"}
+        body = await _read_body(receive, limit)
+        if body is None:
+            return 413, {"error": f"body larger than {limit} bytes"}
+
+        secret = self.secrets[tracker]
+        if secret is not None:
+            signature = headers.get(SIGNATURE_HEADER)
+            try:
+                verify_signature(secret, body, signature.decode("latin-1") if signature else None)
+            except SignatureError as exc:
+                return 401, {"error": str(exc)}
+
+        delivery_id = headers.get(DELIVERY_ID_HEADER)
+        key = delivery_id.decode("latin-1") if delivery_id else "sha256:" + hashlib.sha256(body).hexdigest()
+        kept = {k.decode(): v.decode("latin-1") for k, v in headers.items() if k in KEPT_HEADERS}
+        problem = _malformed(body)
+        item = Incoming(tracker, key, kept, body)
+        if problem is not None:
+            status, reason = problem
+            item = Incoming(tracker, key, kept, body, state=REJECTED, error=reason)
+        try:
+            await self.inbox.put(item)
+        except InboxClosed:
+            return 503, {"error": "shutting down; deliver again"}
+        except Exception:
+            return 503, {"error": "the inbox could not store the delivery; deliver again"}
+        if problem is not None:
+            return problem[0], {"error": problem[1], "delivery": key}
+        return 200, {"status": "accepted", "delivery": key}
+
+
+def _malformed(body: bytes) -> tuple[int, str] | None:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return 400, f"body is not valid JSON: {exc}"
+    if not isinstance(payload, dict):
+        return 422, "body must be a JSON object"
+    if not isinstance(payload.get("webhookEvent"), str):
+        return 422, "not a webhook delivery: 'webhookEvent' is missing"
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _answer(
+    send: Send, status: int, payload: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,142 @@
+"""The webhook edge: signature, size, shape, durability, dedupe."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from bridge.store import PENDING, REJECTED, InboxWriter, Store, create_db_engine, migrate
+from bridge.web.intake import SignatureError, WebhookIntake, verify_signature
+from tests.conftest import FIXTURES
+
+SECRET = b"It's a Secret to Everybody"
+BODY = (FIXTURES / "jira" / "customer_forbidden_transition.json").read_bytes()
+
+
+def sign(body: bytes, secret: bytes = SECRET, method: str = "sha256") -> str:
+    return f"{method}=" + hmac.new(secret, body, method).hexdigest()
+
+
+def test_jira_documentation_test_vector():
+    verify_signature(
+        SECRET,
+        b"Hello World!",
+        "sha256=a4771c39fbe90f317c7824e83ddef3caae9cb3d976c214ace1f2937e133263c9",
+    )
+
+
+@pytest.mark.parametrize(
+    "header,message",
+    [(None, "missing"), ("a4771c39", "sha256=<hex"), ("md6=abc", "sha256=<hex"), ("sha256=00", "does not match")],
+)
+def test_bad_signatures(header, message):
+    with pytest.raises(SignatureError, match=message):
+        verify_signature(SECRET, b"Hello World!", header)
+
+
+def test_method_is_read_from_the_header():
+    verify_signature(SECRET, BODY, sign(BODY, method="sha1"))
+
+
+async def fallback(scope, receive, send):
+    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.body", "body": b"fallback"})
+
+
+@pytest.fixture
+async def edge(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'inbox.db'}")
+    migrate(engine)
+    writer = InboxWriter(engine)
+    writer.start()
+    app = WebhookIntake(fallback, writer, secrets={"jira": SECRET}, max_body_bytes=4096)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as client:
+        yield client, Store(engine)
+    writer.stop()
+    engine.dispose()
+
+
+def headers(body: bytes, delivery: str | None = "d-1", **extra: str) -> dict[str, str]:
+    h = {"content-type": "application/json", "x-hub-signature": sign(body)}
+    if delivery:
+        h["x-atlassian-webhook-identifier"] = delivery
+    return h | extra
+
+
+async def test_signed_delivery_is_stored_before_200(edge):
+    client, store = edge
+    response = await client.post("/webhooks/jira", content=BODY, headers=headers(BODY))
+    assert response.status_code == 200
+    assert response.json() == {"status": "accepted", "delivery": "d-1"}
+    (row,) = store.list_deliveries(PENDING, include_body=True)  # already committed
+    assert row["body"].encode() == BODY and row["delivery_key"] == "d-1"
+    assert row["headers"]["x-atlassian-webhook-identifier"] == "d-1"
+
+
+async def test_duplicate_answers_200_and_stores_nothing_new(edge):
+    client, store = edge
+    for _ in range(3):
+        assert (await client.post("/webhooks/jira", content=BODY, headers=headers(BODY))).status_code == 200
+    assert len(store.list_deliveries()) == 1
+
+
+async def test_without_identifier_the_body_hash_dedupes(edge):
+    client, store = edge
+    for _ in range(2):
+        r = await client.post("/webhooks/jira", content=BODY, headers=headers(BODY, delivery=None))
+        assert r.json()["delivery"] == "sha256:" + hashlib.sha256(BODY).hexdigest()
+    assert len(store.list_deliveries()) == 1
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64])
+async def test_missing_or_wrong_signature_is_401_and_not_stored(edge, signature):
+    client, store = edge
+    h = headers(BODY)
+    if signature is None:
+        del h["x-hub-signature"]
+    else:
+        h["x-hub-signature"] = signature
+    r = await client.post("/webhooks/jira", content=BODY, headers=h)
+    assert r.status_code == 401 and "signature" in r.json()["error"].lower()
+    assert store.list_deliveries() == []
+
+
+async def test_oversized_body_is_413(edge):
+    client, store = edge
+    big = json.dumps({"webhookEvent": "x", "pad": "a" * 5000}).encode()
+    r = await client.post("/webhooks/jira", content=big, headers=headers(big))
+    assert r.status_code == 413
+    assert store.list_deliveries() == []
+
+
+async def test_oversized_streamed_body_without_length_is_413(edge):
+    client, _ = edge
+
+    async def chunks():
+        for _ in range(10):
+            yield b"a" * 1000
+
+    r = await client.post("/webhooks/jira", content=chunks(), headers={"x-hub-signature": "sha256=00"})
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body,status,reason",
+    [(b"{not json", 400, "not valid JSON"), (b"[1, 2]", 422, "JSON object"), (b'{"a": 1}', 422, "webhookEvent")],
+)
+async def test_malformed_body_gets_a_reason_and_is_kept(edge, body, status, reason):
+    client, store = edge
+    r = await client.post("/webhooks/jira", content=body, headers=headers(body))
+    assert r.status_code == status and reason in r.json()["error"]
+    (row,) = store.list_deliveries(REJECTED, include_body=True)
+    assert row["body"].encode() == body and reason in row["last_error"]
+
+
+async def test_other_methods_and_paths(edge):
+    client, _ = edge
+    assert (await client.get("/webhooks/jira")).status_code == 405
+    assert (await client.get("/elsewhere")).text == "fallback"
