@@ -43,6 +43,9 @@ class Tracker(Protocol):
     async def own_change(self, actor: Actor) -> bool:
         """Whether the bridge's own account made the change."""
 
+    async def identity(self) -> frozenset[str]:
+        """The ids of the bridge's own account (asked once, then remembered)."""
+
     async def role_of(self, actor: Actor) -> Role:
         """Customer or agent, where the delivery alone cannot tell."""
 
@@ -70,6 +73,9 @@ class OfflineTracker:
 
     async def own_change(self, actor: Actor) -> bool:
         return False
+
+    async def identity(self) -> frozenset[str]:
+        return frozenset()
 
     async def role_of(self, actor: Actor) -> Role:
         return Role.UNKNOWN

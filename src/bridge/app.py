@@ -1,0 +1,165 @@
+"""Wiring: everything is built here, from settings, and nowhere else.
+
+`create_app(settings)` opens the database (migrating it), loads the workflows (a broken
+folder stops start-up with `path:line:col` problems) and returns the ASGI application; the
+HTTP client, the inbox writer, the worker and the scheduler start with its lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+
+from bridge import __version__
+from bridge.config import Settings
+from bridge.executor import Executor
+from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
+from bridge.trackers.base import OfflineTracker, Tracker
+from bridge.trackers.http import RetryPolicy
+from bridge.trackers.jira import JiraTracker, parse_body
+from bridge.web.api import include_routes
+from bridge.web.intake import WebhookIntake
+from bridge.worker import Worker
+from bridge.workflows.registry import WorkflowRegistry
+
+log = logging.getLogger(__name__)
+
+
+def jira_client(settings: Settings) -> httpx.AsyncClient:
+    token = settings.jira_token.get_secret_value() if settings.jira_token else None
+    auth: httpx.Auth | None = None
+    headers = {"Accept": "application/json", "User-Agent": f"ticket-bridge/{__version__}"}
+    if settings.jira_user and token:
+        auth = httpx.BasicAuth(settings.jira_user, token)
+    elif token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.AsyncClient(
+        base_url=str(settings.jira_url).rstrip("/"),
+        auth=auth,
+        headers=headers,
+        timeout=settings.tracker_timeout_seconds,
+    )
+
+
+@dataclass
+class Services:
+    """The running parts, for the lifespan and for tests."""
+
+    settings: Settings
+    store: Store
+    registry: WorkflowRegistry
+    inbox: InboxWriter
+    worker: Worker
+    client: httpx.AsyncClient | None
+
+
+def build_tracker(settings: Settings, client: httpx.AsyncClient | None) -> Tracker:
+    if client is None:
+        return OfflineTracker("jira", parse_body)
+    return JiraTracker(
+        client,
+        deployment=settings.jira_deployment,
+        customer_groups=settings.customer_groups,
+        retry=RetryPolicy(
+            settings.tracker_attempts,
+            settings.tracker_backoff_seconds,
+            settings.tracker_backoff_max_seconds,
+        ),
+        group_cache_seconds=settings.group_cache_seconds,
+    )
+
+
+def create_app(settings: Settings, *, client: httpx.AsyncClient | None = None) -> WebhookIntake:
+    """The service as an ASGI app. `client` replaces the Jira HTTP client (tests)."""
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    migrate(engine)
+    store = Store(engine)
+    registry = WorkflowRegistry(settings.workflows_dir)
+    if client is None and settings.tracker_configured:
+        client = jira_client(settings)
+    tracker = build_tracker(settings, client)
+    executor = Executor(tracker, store, dry_run=settings.is_dry)
+    worker = Worker(
+        store, tracker, executor, lambda: registry.current, concurrency=settings.worker_concurrency
+    )
+    inbox = InboxWriter(engine, on_commit=worker.wake)
+    services = Services(settings, store, registry, inbox, worker, client)
+
+    api = FastAPI(title="ticket-bridge", version=__version__, lifespan=_lifespan(services))
+    api.state.settings = settings
+    api.state.store = store
+    api.state.registry = registry
+    api.state.worker = worker
+    api.state.services = services
+    include_routes(api)
+    secret = settings.jira_webhook_secret
+    return WebhookIntake(
+        api,
+        inbox,
+        secrets={"jira": secret.get_secret_value().encode() if secret else None},
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+async def _learn_identity(tracker: Tracker) -> None:
+    """Learn the bridge's own account at start, off the hot path; the worker asks again
+    if this fails."""
+    try:
+        ids = await tracker.identity()
+        if ids:
+            log.info("acting as tracker account %s", ", ".join(sorted(ids)))
+    except Exception as exc:
+        log.warning("could not learn the bridge's own tracker account yet: %s", exc)
+
+
+def _lifespan(services: Services):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        settings = services.settings
+        if is_sqlite(services.store.engine):
+            released = await asyncio.to_thread(services.store.release_all_claims)
+            if released:
+                log.info("taking up %d deliveries left in progress by the last run", released)
+        if settings.is_dry:
+            why = "BRIDGE_DRY_RUN is set" if settings.dry_run else "no tracker is configured"
+            log.warning("dry run (%s): decisions are recorded, actions are not sent", why)
+        if settings.jira_deployment == "datacenter" and not settings.customer_groups:
+            log.warning("BRIDGE_JIRA_CUSTOMER_GROUPS is empty: nobody counts as a customer")
+        services.inbox.start()
+        identity_task = asyncio.create_task(_learn_identity(services.worker.tracker))
+        worker_task = asyncio.create_task(services.worker.run(), name="worker")
+        scheduler = AsyncIOScheduler(timezone=settings.timezone)
+        if settings.workflows_reload_seconds > 0:
+            scheduler.add_job(
+                services.registry.reload_if_changed,
+                "interval",
+                seconds=settings.workflows_reload_seconds,
+                id="workflows-reload",
+                max_instances=1,
+                coalesce=True,
+            )
+        scheduler.start()
+        log.info(
+            "ticket-bridge %s ready: workflows %s", __version__, ", ".join(services.registry.current.names)
+        )
+        try:
+            yield
+        finally:
+            identity_task.cancel()
+            scheduler.shutdown(wait=False)
+            services.inbox.stop()
+            services.worker.stop()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(worker_task, timeout=10)
+            if services.client is not None:
+                await services.client.aclose()
+            services.store.engine.dispose()
+
+    return lifespan

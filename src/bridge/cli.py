@@ -1,0 +1,169 @@
+"""The `bridge` command: run the service, check workflows, inspect and replay deliveries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bridge.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="ticket-bridge: enforces the service process beside your tracker.", no_args_is_help=True)
+deliveries_cli = typer.Typer(help="Inspect and replay webhook deliveries.", no_args_is_help=True)
+decisions_cli = typer.Typer(help="Read the audit log of decisions.", no_args_is_help=True)
+app.add_typer(deliveries_cli, name="deliveries")
+app.add_typer(decisions_cli, name="decisions")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from bridge.store import Store, create_db_engine, migrate
+
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    migrate(engine)
+    return Store(engine)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Run the service: webhook intake, worker, scheduler and API."""
+    import uvicorn
+
+    from bridge.app import create_app
+    from bridge.workflows import WorkflowError
+
+    settings = _settings()
+    _logging(settings.log_level)
+    try:
+        asgi = create_app(settings)
+    except WorkflowError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo("error: the workflows do not validate; not starting", err=True)
+        raise typer.Exit(1) from None
+    uvicorn.run(
+        asgi,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Workflow files or folders.")] = None,
+) -> None:
+    """Validate workflow files: exit 0 with a summary, or 1 with `path:line:col: message`."""
+    from bridge.workflows import check_paths
+
+    targets = paths or [_settings().workflows_dir]
+    found, problems = check_paths(list(targets))
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems or found is None:
+        typer.echo(f"{len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    for wf in found:
+        kinds = [*wf.applies_to.issue_types, *wf.applies_to.request_types]
+        typer.echo(
+            f"ok  {wf.name}: {len(wf.statuses)} statuses, "
+            f"{sum(len(m.to) for m in wf.customer_transitions)} customer moves, "
+            f"types: {', '.join(kinds)}  ({found.source[wf.name]})"
+        )
+    typer.echo(f"{len(found)} workflow(s) valid")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a workflow file."""
+    from bridge.workflows import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        typer.echo("  ".join(f"{c}={row.get(c)}" for c in columns))
+
+
+@deliveries_cli.command("list")
+def deliveries_list(
+    state: Annotated[str | None, typer.Option(help="pending, processing, done, dead or rejected.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with bodies.")] = False,
+) -> None:
+    """List deliveries, newest first."""
+    from bridge.store import STATES
+
+    if state is not None and state not in STATES:
+        typer.echo(f"error: --state must be one of {', '.join(STATES)}", err=True)
+        raise typer.Exit(2)
+    rows = _store(_settings()).list_deliveries(state, limit, include_body=as_json)
+    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "last_error"])
+
+
+@deliveries_cli.command("replay")
+def deliveries_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Replay every dead delivery.")] = False,
+) -> None:
+    """Queue dead deliveries again; a running service picks them up within a second."""
+    store = _store(_settings())
+    targets = list(ids or [])
+    if all_dead:
+        targets += [row["id"] for row in store.list_deliveries("dead", limit=100000)]
+    if not targets:
+        typer.echo("error: name delivery ids or use --all-dead", err=True)
+        raise typer.Exit(2)
+    failed = 0
+    for delivery_id in targets:
+        if store.replay(delivery_id):
+            typer.echo(f"{delivery_id}: queued")
+        else:
+            failed += 1
+            typer.echo(f"{delivery_id}: not found, or not dead or done", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@decisions_cli.command("list")
+def decisions_list(
+    ticket: Annotated[str | None, typer.Option(help="Ticket key, e.g. SRV-412.")] = None,
+    verdict: Annotated[str | None, typer.Option(help="e.g. reverted, needs_attention.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with actions.")] = False,
+) -> None:
+    """List decisions, newest first."""
+    rows = _store(_settings()).list_decisions(ticket, verdict, limit)
+    _print_rows(rows, as_json, ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"])
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,106 @@
+"""Operations API: health, the audit log, dead letters and replay."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from bridge.store import STATES, Store
+from bridge.workflows.registry import WorkflowRegistry
+
+health = APIRouter()
+api = APIRouter(prefix="/api")
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _registry(request: Request) -> WorkflowRegistry:
+    return request.app.state.registry
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+RegistryDep = Annotated[WorkflowRegistry, Depends(_registry)]
+
+
+def require_admin(request: Request) -> None:
+    token = request.app.state.settings.admin_token
+    if token is None:
+        raise HTTPException(403, "the API is off: set BRIDGE_ADMIN_TOKEN to use it")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.encode(), token.get_secret_value().encode()
+    ):
+        raise HTTPException(401, "a valid admin bearer token is required", {"WWW-Authenticate": "Bearer"})
+
+
+@health.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+async def readyz(store: StoreDep, registry: RegistryDep, request: Request) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    try:
+        await asyncio.to_thread(store.ping)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    checks["workflows"] = registry.current.names if len(registry.current) else "none loaded"
+    if registry.last_problems:
+        checks["refused_workflow_change"] = [str(p) for p in registry.last_problems]
+    checks["dry_run"] = request.app.state.settings.is_dry
+    ready = checks["database"] == "ok" and len(registry.current) > 0
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
+@api.get("/decisions", dependencies=[Depends(require_admin)])
+async def list_decisions(
+    store: StoreDep,
+    ticket: str | None = None,
+    verdict: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(store.list_decisions, ticket, verdict, limit)
+
+
+@api.get("/deliveries", dependencies=[Depends(require_admin)])
+async def list_deliveries(
+    store: StoreDep,
+    state: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    body: bool = False,
+) -> list[dict[str, Any]]:
+    if state is not None and state not in STATES:
+        raise HTTPException(422, f"state must be one of {', '.join(STATES)}")
+    return await asyncio.to_thread(store.list_deliveries, state, limit, body)
+
+
+@api.post("/deliveries/{delivery_id}/replay", dependencies=[Depends(require_admin)])
+async def replay(delivery_id: int, store: StoreDep, request: Request) -> dict[str, Any]:
+    if not await asyncio.to_thread(store.replay, delivery_id):
+        raise HTTPException(409, f"delivery {delivery_id} does not exist or is not dead or done")
+    request.app.state.worker.wake()
+    return {"delivery": delivery_id, "state": "pending"}
+
+
+@api.get("/workflows", dependencies=[Depends(require_admin)])
+async def workflows(registry: RegistryDep) -> dict[str, Any]:
+    return {
+        "workflows": [
+            {"name": wf.name, "applies_to": wf.applies_to.model_dump(), "language": wf.language}
+            for wf in registry.current
+        ],
+        "refused_change": [str(p) for p in registry.last_problems],
+    }
+
+
+def include_routes(app: FastAPI) -> None:
+    app.include_router(health)
+    app.include_router(api)

@@ -1,0 +1,313 @@
+"""The whole loop in one process: signed delivery → inbox → worker → Jira stand-in.
+
+The bridge's HTTP client talks to the stand-in through ASGITransport, and the stand-in's
+webhooks (sent after the bridge's own transitions, as Jira does) reach the bridge the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.app import create_app
+from bridge.config import Settings
+from tests.conftest import load_fixture
+from tests.standin import JiraStandin
+from tests.standin import create_app as standin_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "webhook-secret"
+ADMIN = {"Authorization": "Bearer admin-token"}
+SERVIS = {
+    "Na klientovi": [
+        {"id": "21", "name": "Vrátit", "to": "Vráceno klientem"},
+        {"id": "22", "name": "Hotovo", "to": "Hotovo"},
+    ],
+    "Hotovo": [{"id": "31", "name": "Zpět na klienta", "to": "Na klientovi"}],
+    "Realizace": [
+        {"id": "41", "name": "Na vývoj", "to": "Na vývoji"},
+        {"id": "42", "name": "Zrušit", "to": "Zrušeno"},
+    ],
+    "Na vývoji": [{"id": "51", "name": "Zpět do realizace", "to": "Realizace"}],
+    "Zrušeno": [{"id": "61", "name": "Obnovit", "to": "Realizace"}],
+    "Ke schválení": [{"id": "71", "name": "Schválit", "to": "Schváleno"}],
+    "Waiting for support": [{"id": "81", "name": "Back to approval", "to": "Waiting for approval"}],
+}
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, deployment: str = "cloud", **settings: object) -> None:
+        self.standin = JiraStandin(deployment=deployment)
+        self.standin.set_workflow(SERVIS)
+        jira = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=standin_app(self.standin)),
+            base_url="http://jira.test",
+            auth=("bridge@example.com", "api-token"),
+        )
+        self.settings = Settings(
+            _env_file=None,
+            database_url=f"sqlite:///{tmp_path / 'bridge.db'}",
+            workflows_dir=ROOT / "workflows",
+            jira_url="http://jira.test",
+            jira_user="bridge@example.com",
+            jira_token="api-token",
+            jira_deployment=deployment,
+            jira_webhook_secret=SECRET,
+            tracker_attempts=2,
+            tracker_backoff_seconds=0,
+            **{"admin_token": "admin-token", **settings},
+        )
+        self.app = create_app(self.settings, client=jira)
+        self.services = self.app.app.state.services
+        self.bridge = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bridge")
+        self.standin._transport = httpx.ASGITransport(app=self.app)
+        self.standin.set_webhook("http://bridge/webhooks/jira", SECRET, deployment)
+
+    async def deliver(self, payload: dict, delivery_id: str | None = None) -> httpx.Response:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-Hub-Signature": signature, "X-Atlassian-Webhook-Identifier": delivery_id or str(uuid.uuid4())}
+        response = await self.bridge.post("/webhooks/jira", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        return response
+
+    async def process(self) -> None:
+        """Work until the inbox is empty, webhooks the stand-in sent included."""
+        while True:
+            handled = await self.services.worker.run_once()
+            await self.standin.drain()
+            if not handled and not self.services.store.counts()["pending"]:
+                return
+
+    def rest_calls(self) -> list[tuple[str, str]]:
+        return [(c["method"], c["path"]) for c in self.standin.calls]
+
+    def decisions(self, ticket: str | None = None) -> list[dict]:
+        return self.services.store.list_decisions(ticket)
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    h = Harness(tmp_path)
+    h.services.inbox.start()
+    await h.services.worker.tracker.identity()  # as the service does at start
+    h.standin.calls.clear()
+    yield h
+    h.services.inbox.stop()
+
+
+def issue(standin: JiraStandin, key: str, status: str, **kw) -> None:
+    standin.add_issue({"key": key, "status": status, "issuetype": kw.pop("issuetype", "Servis"), **kw})
+
+
+def forbidden(key: str = "SRV-412") -> dict:
+    payload = load_fixture("customer_forbidden_transition.json")
+    payload["issue"]["key"] = key
+    return payload
+
+
+async def test_forbidden_customer_move_is_reverted_with_a_visible_comment(harness):
+    issue(harness.standin, "SRV-412", "Hotovo")
+    await harness.deliver(forbidden())
+    await harness.process()
+
+    state = harness.standin.issue_state(harness.standin.issues["SRV-412"])
+    assert state["status"] == "Na klientovi"
+    (comment,) = state["comments"]
+    assert comment["jsdPublic"] is True
+    assert "Vráceno klientem" in json.dumps(comment["body"], ensure_ascii=False)
+    assert harness.rest_calls() == [
+        ("GET", "/rest/api/3/issue/SRV-412"),
+        ("POST", "/rest/api/3/issue/SRV-412/transitions"),
+        ("POST", "/rest/api/3/issue/SRV-412/comment"),
+    ]  # the bridge's own revert came back as a webhook and cost nothing
+    reverted, own = harness.decisions("SRV-412")[::-1]
+    assert (reverted["verdict"], reverted["rule"]) == ("reverted", "customer-transition")
+    assert [a["outcome"] for a in reverted["actions"]] == ["done", "done"]
+    assert (own["verdict"], own["rule"]) == ("ignored", "own-change")
+
+
+async def test_stale_event_reverts_nothing(harness):
+    issue(harness.standin, "SRV-412", "Realizace")  # an agent moved it on meanwhile
+    await harness.deliver(forbidden())
+    await harness.process()
+    assert harness.rest_calls() == [("GET", "/rest/api/3/issue/SRV-412")]
+    assert harness.decisions("SRV-412")[0]["verdict"] == "stale"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "customer_allowed_approval.json",
+        "agent_transition.json",
+        "summary_only_change.json",
+        "comment_created_by_customer.json",
+        "issue_created.json",
+    ],
+)
+async def test_events_that_cannot_act_cost_no_tracker_call(harness, sample):
+    await harness.deliver(load_fixture(sample))
+    await harness.process()
+    assert harness.rest_calls() == []
+    (decision,) = harness.decisions()
+    assert decision["verdict"] in ("allowed", "ignored")
+
+
+async def test_ticket_type_without_a_workflow_costs_no_call(harness):
+    payload = forbidden()
+    payload["issue"]["fields"]["issuetype"]["name"] = "Bug"
+    await harness.deliver(payload)
+    await harness.process()
+    assert harness.rest_calls() == []
+    assert harness.decisions()[0]["rule"] == "no-workflow"
+
+
+async def test_duplicate_deliveries_act_once(harness):
+    issue(harness.standin, "SRV-412", "Hotovo")
+    for _ in range(3):
+        await harness.deliver(forbidden(), delivery_id="same-id")
+    await harness.process()
+    assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
+
+
+async def test_entry_requirement_binds_agents_with_an_internal_note(harness):
+    issue(harness.standin, "SRV-500", "Na vývoji", fields={"customfield_10050": None})
+    payload = load_fixture("agent_transition.json")
+    payload["issue"]["key"] = "SRV-500"
+    item = payload["changelog"]["items"][0]
+    item.update(fromString="Realizace", toString="Na vývoji")
+    await harness.deliver(payload)
+    await harness.process()
+    state = harness.standin.issue_state(harness.standin.issues["SRV-500"])
+    assert state["status"] == "Realizace"
+    assert state["comments"][0]["jsdPublic"] is False
+    assert "PBI" in json.dumps(state["comments"][0]["body"], ensure_ascii=False)
+
+
+async def test_entry_requirement_met_leaves_the_ticket_alone(harness):
+    issue(harness.standin, "SRV-501", "Na vývoji", fields={"customfield_10050": "PBI-4711"})
+    payload = load_fixture("agent_transition.json")
+    payload["issue"]["key"] = "SRV-501"
+    payload["changelog"]["items"][0].update(fromString="Realizace", toString="Na vývoji")
+    await harness.deliver(payload)
+    await harness.process()
+    assert harness.standin.issues["SRV-501"].status == "Na vývoji"
+    assert harness.decisions()[0]["rule"] == "requirements-met"
+
+
+async def test_jsm_decline_needs_a_comment(harness):
+    issue(harness.standin, "TGS-88", "Waiting for support", issuetype="[System] Service request", project="TGS")
+    await harness.deliver(load_fixture("jsm_decline_without_comment.json"))
+    await harness.process()
+    assert harness.standin.issues["TGS-88"].status == "Waiting for approval"
+    assert harness.decisions("TGS-88")[-1]["workflow"] == "targito-support"
+
+
+async def test_jsm_decline_with_comment_is_allowed_without_calls(harness):
+    await harness.deliver(load_fixture("jsm_decline_with_comment.json"))
+    await harness.process()
+    assert harness.rest_calls() == []
+    assert harness.decisions()[0]["verdict"] == "allowed"
+
+
+async def test_no_way_back_alerts_agents_and_is_listed(harness):
+    harness.standin.add_issue({"key": "SRV-412", "status": "Hotovo", "transitions": {}})
+    await harness.deliver(forbidden())
+    await harness.process()
+    state = harness.standin.issue_state(harness.standin.issues["SRV-412"])
+    assert state["status"] == "Hotovo"
+    assert [c["jsdPublic"] for c in state["comments"]] == [False]
+    (attention,) = harness.services.store.list_decisions(verdict="needs_attention")
+    assert attention["ticket"] == "SRV-412"
+
+
+async def test_jira_down_dead_letters_then_replay_reverts(harness):
+    issue(harness.standin, "SRV-412", "Hotovo")
+    harness.standin.add_fault({"path_regex": "/issue/SRV-412$", "status": 503, "times": 2, "retry_after": 0})
+    await harness.deliver(forbidden())
+    await harness.process()
+    (dead,) = harness.services.store.list_deliveries("dead")
+    assert "503" in dead["last_error"]
+    assert harness.standin.issues["SRV-412"].status == "Hotovo"
+
+    api = harness.bridge
+    replay = f"/api/deliveries/{dead['id']}/replay"
+    assert (await api.post(replay)).status_code == 401
+    assert (await api.post(replay, headers={"Authorization": "Bearer wrong"})).status_code == 401
+    listed = await api.get("/api/deliveries", params={"state": "dead"}, headers=ADMIN)
+    assert [d["id"] for d in listed.json()] == [dead["id"]]
+    assert (await api.post(replay, headers=ADMIN)).json()["state"] == "pending"
+    await harness.process()
+    assert harness.standin.issues["SRV-412"].status == "Na klientovi"
+    found = (await api.get("/api/decisions", params={"ticket": "SRV-412"}, headers=ADMIN)).json()
+    assert "reverted" in [d["verdict"] for d in found]
+    assert (await api.post(replay, headers=ADMIN)).status_code == 200  # done may be replayed
+    assert (await api.post("/api/deliveries/99999/replay", headers=ADMIN)).status_code == 409
+
+
+async def test_api_is_off_without_an_admin_token(tmp_path):
+    h = Harness(tmp_path, admin_token=None)
+    r = await h.bridge.get("/api/decisions")
+    assert r.status_code == 403 and "BRIDGE_ADMIN_TOKEN" in r.json()["detail"]
+
+
+async def test_failed_comment_is_resumed_on_replay_without_a_second_transition(harness):
+    issue(harness.standin, "SRV-412", "Hotovo")
+    harness.standin.add_fault({"path_regex": "/comment$", "status": 503, "times": 2})
+    await harness.deliver(forbidden())
+    await harness.process()
+    (dead,) = harness.services.store.list_deliveries("dead")
+    assert harness.standin.issues["SRV-412"].status == "Na klientovi"
+
+    assert harness.services.store.replay(dead["id"])
+    await harness.process()
+    assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
+    assert len(harness.standin.issues["SRV-412"].comments) == 1
+    reverted = [d for d in harness.decisions("SRV-412") if d["verdict"] == "reverted"]
+    assert len(reverted) == 1 and [a["outcome"] for a in reverted[0]["actions"]] == ["done", "done"]
+
+
+async def test_dry_run_reads_but_never_writes(tmp_path):
+    h = Harness(tmp_path, dry_run=True)
+    h.services.inbox.start()
+    try:
+        issue(h.standin, "SRV-412", "Hotovo")
+        await h.deliver(forbidden())
+        await h.process()
+        assert [m for m, _ in h.rest_calls()] == ["GET"]
+        (decision,) = h.decisions()
+        assert decision["verdict"] == "reverted" and decision["dry_run"]
+        assert [a["outcome"] for a in decision["actions"]] == ["dry_run", "dry_run"]
+    finally:
+        h.services.inbox.stop()
+
+
+async def test_data_center_customer_known_by_group_gets_a_plain_comment(tmp_path):
+    h = Harness(tmp_path, deployment="datacenter", jira_customer_groups="portal-customers")
+    h.services.inbox.start()
+    try:
+        h.standin.add_user({"name": "jnovakova", "groups": ["portal-customers"]})
+        h.standin.add_user({"name": "petr", "groups": ["jira-software-users"]})
+        issue(h.standin, "SRV-412", "Hotovo")
+        await h.deliver(load_fixture("datacenter_customer_transition.json"))
+        await h.process()
+        assert h.standin.issues["SRV-412"].status == "Na klientovi"
+        (comment,) = h.standin.issues["SRV-412"].comments
+        assert isinstance(comment["body"], str)
+        assert ("POST", "/rest/api/2/issue/SRV-412/comment") in h.rest_calls()
+
+        agent = copy.deepcopy(load_fixture("datacenter_customer_transition.json"))
+        agent["user"]["name"] = "petr"
+        h.standin.calls.clear()
+        await h.deliver(agent)
+        await h.process()
+        assert ("POST", "/rest/api/2/issue/SRV-412/transitions") not in h.rest_calls()
+    finally:
+        h.services.inbox.stop()
