@@ -1,0 +1,25 @@
+"""Workflows: the service processes admins keep as YAML in git, validated and loaded."""
+
+from __future__ import annotations
+
+from bridge.workflows.loader import (
+    Problem,
+    WorkflowError,
+    WorkflowSet,
+    check_paths,
+    json_schema,
+    load_dir,
+    load_file,
+)
+from bridge.workflows.model import Workflow
+
+__all__ = [
+    "Problem",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowSet",
+    "check_paths",
+    "json_schema",
+    "load_dir",
+    "load_file",
+]

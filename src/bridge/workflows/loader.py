@@ -1,0 +1,466 @@
+"""Load workflow YAML files and report every problem at the line and column where it is.
+
+Admins edit these files by hand in git; a message that says *where* a rule is wrong (and
+guesses the key they meant) is what makes a typo cheap to fix instead of a silently
+disabled rule. Parsing keeps ruamel's round-trip positions so that every pydantic error
+location and every cross-reference problem can be mapped back onto the text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import string
+import types
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from bridge.workflows.model import Loc, Workflow
+
+SUFFIXES = (".yaml", ".yml")
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "urn:ticket-bridge:workflow"
+
+# Which placeholders each message template may use (see bridge.engine.decide): a typo in a
+# translated template would otherwise only surface as a KeyError while reverting a ticket.
+_EVENT_PLACEHOLDERS = frozenset({"ticket", "from_status", "to_status", "allowed", "missing", "actor"})
+_TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "forbidden": _EVENT_PLACEHOLDERS,
+    "requirement_missing": _EVENT_PLACEHOLDERS,
+    "no_way_back": _EVENT_PLACEHOLDERS,
+    "missing_field": frozenset({"label"}),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, in the `path:line:col: message` form editors and CI logs link to.
+
+    Line and column are 1-based; problems about a whole file or folder sit at 1:1.
+    """
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+class WorkflowError(Exception):
+    """Workflows that must not take effect, with every problem found (not just the first)."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(map(str, self.problems)) or "invalid workflows")
+
+
+class WorkflowSet:
+    """The workflows in force, swapped as a whole on reload so a reader never sees half a
+    change. `source` maps a workflow's name to the file it came from."""
+
+    __slots__ = ("_workflows", "source")
+
+    def __init__(
+        self, workflows: Iterable[Workflow] = (), source: Mapping[str, Path] | None = None
+    ) -> None:
+        self._workflows: tuple[Workflow, ...] = tuple(workflows)
+        names = [wf.name for wf in self._workflows]
+        if len(set(names)) != len(names):
+            raise ValueError(f"workflow names must be unique: {names}")
+        self.source: dict[str, Path] = dict(source or {})
+
+    def for_ticket(
+        self, project: str | None, issue_type: str | None, request_type: str | None
+    ) -> Workflow | None:
+        """The workflow governing a ticket, or None.
+
+        A request type is more specific than the issue type it is filed as, so a workflow
+        claiming the request type wins over one claiming only the issue type.
+        """
+        if request_type is not None:
+            for wf in self._workflows:
+                if wf.governs(project, None, request_type):
+                    return wf
+        if issue_type is not None:
+            for wf in self._workflows:
+                if wf.governs(project, issue_type, None):
+                    return wf
+        return None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(wf.name for wf in self._workflows)
+
+    def __len__(self) -> int:
+        return len(self._workflows)
+
+    def __iter__(self) -> Iterator[Workflow]:
+        return iter(self._workflows)
+
+    def __repr__(self) -> str:
+        return f"WorkflowSet({', '.join(self.names)})"
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One file's outcome; the tree is kept so cross-file problems can point into it."""
+
+    path: Path
+    tree: Any
+    workflow: Workflow | None
+    problems: list[Problem]
+
+
+# -- public API ------------------------------------------------------------------------------
+def load_file(path: Path | str) -> Workflow:
+    """One workflow file, or WorkflowError with all its problems."""
+    loaded = _load(Path(path))
+    if loaded.problems or loaded.workflow is None:
+        raise WorkflowError(loaded.problems)
+    return loaded.workflow
+
+
+def load_dir(path: Path | str) -> WorkflowSet:
+    """Every `*.yaml`/`*.yml` in a folder as one set, or WorkflowError with all problems
+    (including names and ticket types claimed twice across files)."""
+    found, problems = _check([Path(path)], explicit_files=False)
+    if problems or found is None:
+        raise WorkflowError(problems)
+    return found
+
+
+def check_paths(paths: Sequence[Path | str]) -> tuple[WorkflowSet | None, list[Problem]]:
+    """Validate files and/or folders as one set, as `bridge check` and CI need: problems
+    are returned, never raised; the set is None whenever there is a problem."""
+    if not paths:
+        raise ValueError("check_paths needs at least one file or folder")
+    return _check([Path(p) for p in paths], explicit_files=True)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a workflow file, for editor completion and CI validation."""
+    schema = Workflow.model_json_schema(by_alias=True)
+    schema.pop("title", None)
+    return {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID, "title": "ticket-bridge workflow", **schema}
+
+
+# -- collecting files ------------------------------------------------------------------------
+def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | None, list[Problem]]:
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            if not inside:
+                problems.append(_whole(path, "no workflow files (*.yaml, *.yml) in this folder"))
+            files.extend(inside)
+        elif path.is_file() and explicit_files:
+            files.append(path)
+        elif path.exists():
+            problems.append(_whole(path, "not a folder"))
+        else:
+            problems.append(_whole(path, "does not exist"))
+
+    seen: set[Path] = set()
+    loaded: list[_Loaded] = []
+    for file in files:
+        if file.resolve() in seen:  # a folder and a file inside it, both given
+            continue
+        seen.add(file.resolve())
+        item = _load(file)
+        loaded.append(item)
+        problems.extend(item.problems)
+    problems.extend(_cross_problems(loaded))
+    if problems:
+        return None, problems
+    valid = [(item.workflow, item.path) for item in loaded if item.workflow is not None]
+    return WorkflowSet([wf for wf, _ in valid], {wf.name: path for wf, path in valid}), []
+
+
+def _whole(path: Path, message: str) -> Problem:
+    return Problem(str(path), 1, 1, message)
+
+
+def _cross_problems(loaded: list[_Loaded]) -> Iterator[Problem]:
+    """Problems only visible across files: a name used twice, a ticket type claimed twice
+    (which would make the governing workflow depend on file order)."""
+    by_name: dict[str, _Loaded] = {}
+    claims: dict[tuple[str, str], list[_Loaded]] = {}
+    for item in loaded:
+        wf = item.workflow
+        if wf is None:
+            continue
+        first = by_name.setdefault(wf.name, item)
+        if first is not item:
+            yield _at(item, ("name",), f"workflow name '{wf.name}' is already used in {first.path}")
+        for field, kind in (("issue_types", "issue type"), ("request_types", "request type")):
+            for i, value in enumerate(getattr(wf.applies_to, field)):
+                earlier = claims.setdefault((field, value), [])
+                other = next((o for o in earlier if o is not item and _overlap(o, item)), None)
+                if other is not None and other.workflow is not None:
+                    yield _at(
+                        item,
+                        ("applies_to", field, i),
+                        f"{kind} '{value}' is already claimed by workflow "
+                        f"'{other.workflow.name}' ({other.path})",
+                    )
+                if item not in earlier:
+                    earlier.append(item)
+
+
+def _overlap(a: _Loaded, b: _Loaded) -> bool:
+    """Whether two workflows can see the same project (no project list means all)."""
+    assert a.workflow is not None and b.workflow is not None
+    pa, pb = set(a.workflow.applies_to.projects), set(b.workflow.applies_to.projects)
+    return not pa or not pb or bool(pa & pb)
+
+
+def _at(item: _Loaded, loc: Loc, message: str, *, key: bool = False) -> Problem:
+    line, col = _position(item.tree, loc, key=key)
+    return Problem(str(item.path), line + 1, col + 1, message)
+
+
+# -- one file --------------------------------------------------------------------------------
+def _load(path: Path) -> _Loaded:
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return _Loaded(path, None, None, [_whole(path, f"not UTF-8 text ({exc.reason})")])
+    except OSError as exc:
+        return _Loaded(path, None, None, [_whole(path, f"cannot read: {exc.strerror or exc}")])
+    try:
+        tree = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        return _Loaded(path, None, None, [_syntax_problem(where, exc)])
+    if tree is None:
+        return _Loaded(path, None, None, [_whole(path, "the file is empty; expected a workflow")])
+    if not isinstance(tree, CommentedMap):
+        got = _kind(_plain(tree))
+        msg = f"expected a mapping of workflow keys (name, applies_to, ...), got {got}"
+        return _Loaded(path, tree, None, [_whole(path, msg)])
+
+    try:
+        workflow = Workflow.model_validate(_plain(tree))
+    except ValidationError as exc:
+        item = _Loaded(path, tree, None, [])
+        problems = [_validation_problem(item, err) for err in exc.errors()]
+        return _Loaded(path, tree, None, _ordered(problems))
+
+    item = _Loaded(path, tree, workflow, [])
+    problems = [
+        _at(item, loc, message, key=_names_a_key(loc))
+        for loc, message in (*workflow.reference_problems(), *_extra_problems(workflow))
+    ]
+    return _Loaded(path, tree, workflow, _ordered(problems))
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    """Top to bottom, duplicates dropped: the order an admin fixes them in."""
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.line, p.col))
+
+
+def _syntax_problem(path: str, exc: YAMLError) -> Problem:
+    if not isinstance(exc, MarkedYAMLError):
+        return Problem(path, 1, 1, f"invalid YAML: {exc}")
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = f"invalid YAML: {exc.problem or exc.context}"
+    if exc.context and exc.problem and exc.context_mark and exc.context_mark is not mark:
+        cm = exc.context_mark
+        message += f" ({exc.context} started at {cm.line + 1}:{cm.column + 1})"
+    return Problem(path, line, col, message)
+
+
+def _extra_problems(workflow: Workflow) -> Iterator[tuple[Loc, str]]:
+    """Checks the model leaves to the loader: message templates the engine can format, and
+    tracker names that identify one status only (lookups take the first match)."""
+    formatter = string.Formatter()
+    for field, allowed in _TEMPLATE_PLACEHOLDERS.items():
+        if field not in workflow.messages.model_fields_set:
+            continue
+        text = getattr(workflow.messages, field)
+        try:
+            names = [name for _, name, _, _ in formatter.parse(text) if name is not None]
+        except ValueError as exc:
+            yield ("messages", field), f"broken placeholder: {exc} (write {{{{ for a literal {{)"
+            continue
+        for name in names:
+            if name not in allowed:
+                known = ", ".join("{" + p + "}" for p in sorted(allowed))
+                yield ("messages", field), f"unknown placeholder '{{{name}}}'; use {known}"
+
+    first: dict[str, str] = {}
+    for sid, name in workflow.statuses.items():
+        other = first.setdefault(name.casefold(), sid)
+        if other != sid:
+            yield ("statuses", sid), f"tracker status '{name}' is already mapped to status '{other}'"
+
+
+# -- mapping pydantic errors onto the text ---------------------------------------------------
+def _validation_problem(item: _Loaded, err: Mapping[str, Any]) -> Problem:
+    loc: Loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return _at(item, loc, _unknown_key(item.tree, loc), key=True)
+    if kind == "missing":
+        # The key is absent, so point at whatever holds the mapping it belongs in.
+        return _at(item, loc[:-1], f"missing required key '{loc[-1]}'", key=True)
+    if loc and loc[-1] == "[key]":
+        return _at(item, loc[:-1], _describe(err), key=True)
+    return _at(item, loc, _describe(err))
+
+
+def _unknown_key(tree: Any, loc: Loc) -> str:
+    message = f"unknown key '{loc[-1]}'"
+    model = _declared_type(loc[:-1])
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return message
+    present = _node_at(tree, loc[:-1])
+    known = [f.alias or name for name, f in model.model_fields.items()]
+    candidates = [k for k in known if not (isinstance(present, Mapping) and k in present)]
+    close = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
+    return f"{message} (did you mean '{close[0]}'?)" if close else message
+
+
+_EXPECTED = {
+    "string_type": "expected text",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+}
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    kind, value = err["type"], err.get("input")
+    if kind in _EXPECTED:
+        return f"{_EXPECTED[kind]}, got {_kind(value)}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"'{value}' is not a valid status id: use lowercase letters, digits and '_', "
+            "starting with a letter (e.g. waiting_on_customer)"
+        )
+    msg = str(err.get("msg", kind))
+    return msg[:1].lower() + msg[1:]
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"'{str(value).lower()}'"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text '{value[:40]}'"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _names_a_key(loc: Loc) -> bool:
+    """Whether the last step of a location is a mapping key that is itself the subject (a
+    status id under `statuses`, `flow`, `on_enter`) rather than a field holding a value."""
+    return bool(loc) and get_origin(_declared_type(loc[:-1])) is dict
+
+
+def _declared_type(loc: Loc) -> Any:
+    """The model type found by following `loc` from Workflow, or None once it leaves it."""
+    tp: Any = Workflow
+    for step in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fields = tp.model_fields
+            field = next((f for n, f in fields.items() if (f.alias or n) == step), None)
+            if field is None:
+                return None
+            tp = field.annotation
+        elif get_origin(tp) is list and isinstance(step, int):
+            tp = get_args(tp)[0]
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def _unwrap(tp: Any) -> Any:
+    """`X | None` and `Annotated[X, ...]` → X."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    return tp
+
+
+def _node_at(tree: Any, loc: Loc) -> Any:
+    node = tree
+    for step in loc:
+        if isinstance(node, CommentedMap) and _has(node, step):
+            node = node[step]
+        elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return None
+    return node
+
+
+def _position(tree: Any, loc: Loc, *, key: bool) -> tuple[int, int]:
+    """0-based line and column of what `loc` names, or of the deepest part of it that exists
+    (a wrong type or a missing key stops the walk there)."""
+    if not isinstance(tree, (CommentedMap, CommentedSeq)):
+        return 0, 0
+    node: Any = tree
+    pos: tuple[int, int] = (tree.lc.line, tree.lc.col)
+    for i, step in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, CommentedMap) and _has(node, step):
+            # A key with no value has no position of its own; its key does.
+            use_key = (last and key) or node[step] is None
+            pos = node.lc.key(step) if use_key else node.lc.value(step)
+            node = node[step]
+        elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
+            pos = node.lc.item(step)
+            node = node[step]
+        else:
+            break
+    return pos
+
+
+def _has(mapping: CommentedMap, key: Any) -> bool:
+    try:
+        return key in mapping
+    except TypeError:  # an unhashable step never names a key
+        return False
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types as plain Python, so pydantic sees ordinary values."""
+    if isinstance(node, Mapping):
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
