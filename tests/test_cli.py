@@ -1,0 +1,73 @@
+"""The `bridge` command as an admin uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bridge.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_check_shipped_workflows_summarises():
+    result = runner.invoke(app, ["check", str(ROOT / "workflows")])
+    assert result.exit_code == 0, result.output
+    assert "3 workflow(s) valid" in result.output and "service-sheet" in result.output
+
+
+def test_check_reports_path_line_col_and_exits_1(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    text = (ROOT / "workflows" / "deso-crm.yaml").read_text(encoding="utf-8")
+    broken.write_text(text.replace("customer_transitions:", "customer_transitons:", 1), encoding="utf-8")
+    line = next(i for i, l in enumerate(broken.read_text().splitlines(), 1) if l.startswith("customer_transitons"))
+    result = runner.invoke(app, ["check", str(broken)])
+    assert result.exit_code == 1
+    assert f"{broken}:{line}:1: unknown key 'customer_transitons'" in result.output
+
+
+def test_schema_is_json_with_the_workflow_properties():
+    result = runner.invoke(app, ["schema"])
+    schema = json.loads(result.output)
+    assert {"statuses", "customer_transitions", "on_enter"} <= set(schema["properties"])
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    bridge = Path(sys.executable).with_name("bridge")
+    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_invalid_setting_fails_start_with_one_line_naming_it(tmp_path):
+    result = run("serve", BRIDGE_TIMEZONE="Mars/Olympus", BRIDGE_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "BRIDGE_TIMEZONE" in line and "Mars/Olympus" in line
+
+
+def test_invalid_secret_setting_does_not_echo_other_secrets(tmp_path):
+    result = run("serve", BRIDGE_JIRA_URL="not a url", BRIDGE_JIRA_TOKEN="s3cr3t-token")
+    assert result.returncode == 2 and "BRIDGE_JIRA_URL" in result.stderr
+    assert "s3cr3t-token" not in result.stderr
+
+
+def test_broken_workflows_stop_start_up_with_their_positions(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: x\nstatuses: [\n", encoding="utf-8")
+    result = run("serve", BRIDGE_WORKFLOWS_DIR=str(tmp_path), BRIDGE_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    assert result.returncode == 1
+    assert f"{tmp_path / 'bad.yaml'}:" in result.stderr and "not starting" in result.stderr
+
+
+def test_deliveries_commands_on_an_empty_inbox(tmp_path):
+    env = {"BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    assert run("deliveries", "list", "--state", "dead", **env).returncode == 0
+    bad = run("deliveries", "list", "--state", "lost", **env)
+    assert bad.returncode == 2 and "pending" in bad.stderr
+    missing = run("deliveries", "replay", "42", **env)
+    assert missing.returncode == 1 and "42" in missing.stderr
