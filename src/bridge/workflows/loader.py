@@ -29,7 +29,9 @@ SCHEMA_ID = "urn:ticket-bridge:workflow"
 
 # Which placeholders each message template may use (see bridge.engine.decide): a typo in a
 # translated template would otherwise only surface as a KeyError while reverting a ticket.
-_EVENT_PLACEHOLDERS = frozenset({"ticket", "from_status", "to_status", "allowed", "missing", "actor"})
+_EVENT_PLACEHOLDERS = frozenset(
+    {"ticket", "from_status", "to_status", "allowed", "missing", "actor"}
+)
 _TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "forbidden": _EVENT_PLACEHOLDERS,
     "requirement_missing": _EVENT_PLACEHOLDERS,
@@ -105,9 +107,6 @@ class WorkflowSet:
     def __iter__(self) -> Iterator[Workflow]:
         return iter(self._workflows)
 
-    def __repr__(self) -> str:
-        return f"WorkflowSet({', '.join(self.names)})"
-
 
 @dataclass(frozen=True)
 class _Loaded:
@@ -158,7 +157,11 @@ def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | No
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            try:
+                inside = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            except OSError as exc:
+                problems.append(_whole(path, f"cannot read folder: {exc.strerror or exc}"))
+                continue
             if not inside:
                 problems.append(_whole(path, "no workflow files (*.yaml, *.yml) in this folder"))
             files.extend(inside)
@@ -169,15 +172,13 @@ def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | No
         else:
             problems.append(_whole(path, "does not exist"))
 
-    seen: set[Path] = set()
     loaded: list[_Loaded] = []
+    seen: set[Path] = set()
     for file in files:
-        if file.resolve() in seen:  # a folder and a file inside it, both given
-            continue
-        seen.add(file.resolve())
-        item = _load(file)
-        loaded.append(item)
-        problems.extend(item.problems)
+        if file.resolve() not in seen:  # a folder and a file in it, both given
+            seen.add(file.resolve())
+            loaded.append(_load(file))
+    problems += [p for item in loaded for p in item.problems]
     problems.extend(_cross_problems(loaded))
     if problems:
         return None, problems
@@ -192,78 +193,67 @@ def _whole(path: Path, message: str) -> Problem:
 def _cross_problems(loaded: list[_Loaded]) -> Iterator[Problem]:
     """Problems only visible across files: a name used twice, a ticket type claimed twice
     (which would make the governing workflow depend on file order)."""
-    by_name: dict[str, _Loaded] = {}
-    claims: dict[tuple[str, str], list[_Loaded]] = {}
+    by_name: dict[str, Path] = {}
+    claims: dict[tuple[str, str], list[tuple[Workflow, Path]]] = {}
     for item in loaded:
         wf = item.workflow
         if wf is None:
             continue
-        first = by_name.setdefault(wf.name, item)
-        if first is not item:
-            yield _at(item, ("name",), f"workflow name '{wf.name}' is already used in {first.path}")
+        first = by_name.setdefault(wf.name, item.path)
+        if first != item.path:
+            yield _at(item, ("name",), f"workflow name '{wf.name}' is already used in {first}")
         for field, kind in (("issue_types", "issue type"), ("request_types", "request type")):
             for i, value in enumerate(getattr(wf.applies_to, field)):
                 earlier = claims.setdefault((field, value), [])
-                other = next((o for o in earlier if o is not item and _overlap(o, item)), None)
-                if other is not None and other.workflow is not None:
-                    yield _at(
-                        item,
-                        ("applies_to", field, i),
-                        f"{kind} '{value}' is already claimed by workflow "
-                        f"'{other.workflow.name}' ({other.path})",
-                    )
-                if item not in earlier:
-                    earlier.append(item)
+                other = next(((o, p) for o, p in earlier if o is not wf and _overlap(o, wf)), None)
+                if other:
+                    message = f"{kind} '{value}' is already claimed by workflow '{other[0].name}'"
+                    yield _at(item, ("applies_to", field, i), f"{message} ({other[1]})")
+                earlier.append((wf, item.path))
 
 
-def _overlap(a: _Loaded, b: _Loaded) -> bool:
+def _overlap(a: Workflow, b: Workflow) -> bool:
     """Whether two workflows can see the same project (no project list means all)."""
-    assert a.workflow is not None and b.workflow is not None
-    pa, pb = set(a.workflow.applies_to.projects), set(b.workflow.applies_to.projects)
+    pa, pb = set(a.applies_to.projects), set(b.applies_to.projects)
     return not pa or not pb or bool(pa & pb)
 
 
 def _at(item: _Loaded, loc: Loc, message: str, *, key: bool = False) -> Problem:
-    line, col = _position(item.tree, loc, key=key)
+    _, (line, col) = _walk(item.tree, loc, key=key)
     return Problem(str(item.path), line + 1, col + 1, message)
 
 
 # -- one file --------------------------------------------------------------------------------
 def _load(path: Path) -> _Loaded:
-    where = str(path)
+    def failed(problem: Problem) -> _Loaded:
+        return _Loaded(path, None, None, [problem])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        tree = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        return _Loaded(path, None, None, [_whole(path, f"not UTF-8 text ({exc.reason})")])
+        return failed(_whole(path, f"not UTF-8 text ({exc.reason})"))
     except OSError as exc:
-        return _Loaded(path, None, None, [_whole(path, f"cannot read: {exc.strerror or exc}")])
-    try:
-        tree = YAML(typ="rt").load(text)
+        return failed(_whole(path, f"cannot read: {exc.strerror or exc}"))
     except YAMLError as exc:
-        return _Loaded(path, None, None, [_syntax_problem(where, exc)])
+        return failed(_syntax_problem(str(path), exc))
     if tree is None:
-        return _Loaded(path, None, None, [_whole(path, "the file is empty; expected a workflow")])
+        return failed(_whole(path, "the file is empty; expected a workflow"))
     if not isinstance(tree, CommentedMap):
         got = _kind(_plain(tree))
-        msg = f"expected a mapping of workflow keys (name, applies_to, ...), got {got}"
-        return _Loaded(path, tree, None, [_whole(path, msg)])
+        return failed(_whole(path, f"expected a mapping of workflow keys, got {got}"))
 
+    item = _Loaded(path, tree, None, [])
     try:
         workflow = Workflow.model_validate(_plain(tree))
     except ValidationError as exc:
-        item = _Loaded(path, tree, None, [])
-        problems = [_validation_problem(item, err) for err in exc.errors()]
+        problems = (_validation_problem(item, err) for err in exc.errors())
         return _Loaded(path, tree, None, _ordered(problems))
-
-    item = _Loaded(path, tree, workflow, [])
-    problems = [
-        _at(item, loc, message, key=_names_a_key(loc))
-        for loc, message in (*workflow.reference_problems(), *_extra_problems(workflow))
-    ]
-    return _Loaded(path, tree, workflow, _ordered(problems))
+    found = (*workflow.reference_problems(), *_extra_problems(workflow))
+    located = (_at(item, loc, message, key=_names_a_key(loc)) for loc, message in found)
+    return _Loaded(path, tree, workflow, _ordered(located))
 
 
-def _ordered(problems: list[Problem]) -> list[Problem]:
+def _ordered(problems: Iterable[Problem]) -> list[Problem]:
     """Top to bottom, duplicates dropped: the order an admin fixes them in."""
     return sorted(dict.fromkeys(problems), key=lambda p: (p.line, p.col))
 
@@ -302,7 +292,7 @@ def _extra_problems(workflow: Workflow) -> Iterator[tuple[Loc, str]]:
     for sid, name in workflow.statuses.items():
         other = first.setdefault(name.casefold(), sid)
         if other != sid:
-            yield ("statuses", sid), f"tracker status '{name}' is already mapped to status '{other}'"
+            yield ("statuses", sid), f"tracker status '{name}' is already used by '{other}'"
 
 
 # -- mapping pydantic errors onto the text ---------------------------------------------------
@@ -324,7 +314,7 @@ def _unknown_key(tree: Any, loc: Loc) -> str:
     model = _declared_type(loc[:-1])
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return message
-    present = _node_at(tree, loc[:-1])
+    present, _ = _walk(tree, loc[:-1], key=False)
     known = [f.alias or name for name, f in model.model_fields.items()]
     candidates = [k for k in known if not (isinstance(present, Mapping) and k in present)]
     close = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
@@ -334,11 +324,8 @@ def _unknown_key(tree: Any, loc: Loc) -> str:
 _EXPECTED = {
     "string_type": "expected text",
     "list_type": "expected a list",
-    "dict_type": "expected a mapping",
-    "model_type": "expected a mapping",
-    "model_attributes_type": "expected a mapping",
-    "bool_type": "expected true or false",
-    "bool_parsing": "expected true or false",
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "expected a mapping"),
+    **dict.fromkeys(("bool_type", "bool_parsing"), "expected true or false"),
 }
 
 
@@ -356,19 +343,16 @@ def _describe(err: Mapping[str, Any]) -> str:
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"'{str(value).lower()}'"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
+    """What a YAML value is, in the words an admin would use."""
+    if value is None or isinstance(value, bool):
+        return "nothing" if value is None else f"'{str(value).lower()}'"
     if isinstance(value, str):
         return f"the text '{value[:40]}'"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, (Mapping, list)):
+        return "a mapping" if isinstance(value, Mapping) else "a list"
+    return f"'{value}'"
 
 
 def _names_a_key(loc: Loc) -> bool:
@@ -380,66 +364,40 @@ def _names_a_key(loc: Loc) -> bool:
 def _declared_type(loc: Loc) -> Any:
     """The model type found by following `loc` from Workflow, or None once it leaves it."""
     tp: Any = Workflow
-    for step in loc:
-        tp = _unwrap(tp)
+    for step in (*loc, None):
+        while get_origin(tp) in (Annotated, Union, types.UnionType):  # X | None → X
+            tp = next(a for a in get_args(tp) if a is not type(None))
+        if step is None:
+            return tp
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            fields = tp.model_fields
-            field = next((f for n, f in fields.items() if (f.alias or n) == step), None)
-            if field is None:
-                return None
-            tp = field.annotation
-        elif get_origin(tp) is list and isinstance(step, int):
-            tp = get_args(tp)[0]
-        elif get_origin(tp) is dict:
-            tp = get_args(tp)[1]
+            fields = tp.model_fields.items()
+            tp = next((f.annotation for n, f in fields if (f.alias or n) == step), None)
+        elif get_origin(tp) in (list, dict):
+            tp = get_args(tp)[-1] if get_origin(tp) is dict or isinstance(step, int) else None
         else:
             return None
-    return _unwrap(tp)
-
-
-def _unwrap(tp: Any) -> Any:
-    """`X | None` and `Annotated[X, ...]` → X."""
-    origin = get_origin(tp)
-    if origin is Annotated:
-        return _unwrap(get_args(tp)[0])
-    if origin in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        return _unwrap(args[0]) if len(args) == 1 else tp
     return tp
 
 
-def _node_at(tree: Any, loc: Loc) -> Any:
-    node = tree
-    for step in loc:
-        if isinstance(node, CommentedMap) and _has(node, step):
-            node = node[step]
-        elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
-            node = node[step]
-        else:
-            return None
-    return node
-
-
-def _position(tree: Any, loc: Loc, *, key: bool) -> tuple[int, int]:
-    """0-based line and column of what `loc` names, or of the deepest part of it that exists
-    (a wrong type or a missing key stops the walk there)."""
+def _walk(tree: Any, loc: Loc, *, key: bool) -> tuple[Any, tuple[int, int]]:
+    """The node `loc` names (None if the walk stopped early) and its 0-based line and column,
+    or those of the deepest part of `loc` that exists: a wrong type or an absent key stops
+    the walk there, which is the closest place an admin can be pointed at."""
     if not isinstance(tree, (CommentedMap, CommentedSeq)):
-        return 0, 0
+        return None, (0, 0)
     node: Any = tree
     pos: tuple[int, int] = (tree.lc.line, tree.lc.col)
     for i, step in enumerate(loc):
-        last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and _has(node, step):
-            # A key with no value has no position of its own; its key does.
-            use_key = (last and key) or node[step] is None
+            # A key without a value has no position of its own; its key does.
+            use_key = (key and i == len(loc) - 1) or node[step] is None
             pos = node.lc.key(step) if use_key else node.lc.value(step)
-            node = node[step]
         elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
             pos = node.lc.item(step)
-            node = node[step]
         else:
-            break
-    return pos
+            return None, pos
+        node = node[step]
+    return node, pos
 
 
 def _has(mapping: CommentedMap, key: Any) -> bool:
@@ -455,12 +413,7 @@ def _plain(node: Any) -> Any:
         return {_plain(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
-    if isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
+    for kind in (bool, str, int, float):  # bool first: it is an int too
+        if isinstance(node, kind):
+            return kind(node)
     return node

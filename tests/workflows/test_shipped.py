@@ -1,0 +1,153 @@
+"""The workflows shipped in `workflows/` validate and say what the customers agreed to."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from bridge.workflows import Workflow, WorkflowSet, check_paths, load_dir, load_file
+from bridge.workflows.model import CustomerTransition, Messages
+
+SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
+NAMES = ["deso-crm", "service-sheet", "targito-support"]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> WorkflowSet:
+    return load_dir(SHIPPED)
+
+
+def by_name(workflows: WorkflowSet, name: str) -> Workflow:
+    return next(wf for wf in workflows if wf.name == name)
+
+
+def customer_move(wf: Workflow, src: str, dst: str) -> CustomerTransition | None:
+    """The customer move between two tracker status names, if there is one."""
+    a, b = wf.status_id(src), wf.status_id(dst)
+    assert a is not None and b is not None, f"unknown status {src!r} or {dst!r}"
+    return wf.customer_move(a, b)
+
+
+def tracker_move(wf: Workflow, src: str, dst: str) -> bool:
+    return customer_move(wf, src, dst) is not None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_file_validates_on_its_own(name: str) -> None:
+    wf = load_file(SHIPPED / f"{name}.yaml")
+    assert wf.name == name
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", sid) for sid in wf.statuses)
+
+
+def test_the_folder_is_one_valid_set(shipped: WorkflowSet) -> None:
+    assert sorted(shipped.names) == NAMES
+    assert check_paths([SHIPPED])[1] == []
+    for wf in shipped:
+        assert shipped.source[wf.name].name == f"{wf.name}.yaml"
+
+
+@pytest.mark.parametrize(
+    ("issue_type", "request_type", "expected"),
+    [
+        ("Servis", None, "service-sheet"),
+        ("Service Request", "Něco mi nefunguje", "targito-support"),
+        (None, "Potřebuji podporu", "targito-support"),
+        (None, "Mám námět na novou funkci", "targito-support"),
+        ("CRM", None, "deso-crm"),
+        ("Bug", None, None),
+        (None, "Bug", None),
+    ],
+)
+def test_for_ticket(
+    shipped: WorkflowSet, issue_type: str | None, request_type: str | None, expected: str | None
+) -> None:
+    found = shipped.for_ticket("ANY", issue_type, request_type)
+    assert (found.name if found else None) == expected
+
+
+def test_service_sheet(shipped: WorkflowSet) -> None:
+    wf = by_name(shipped, "service-sheet")
+    assert wf.language == "cs" and wf.applies_to.issue_types == ["Servis"]
+    assert list(wf.statuses.values()) == [
+        "Nový", "Přiřazeno", "Realizace", "Na vývoji", "Testování", "Na klientovi",
+        "Ke schválení", "Vráceno klientem", "Schváleno", "Hotovo", "Zrušeno",
+    ]  # fmt: skip
+    assert wf.statuses[wf.initial] == "Nový"
+    assert tracker_move(wf, "Na klientovi", "Vráceno klientem")
+    assert tracker_move(wf, "Ke schválení", "Schváleno")
+    assert tracker_move(wf, "Ke schválení", "Vráceno klientem")
+    assert sum(len(m.to) for m in wf.customer_transitions) == 3
+    assert not tracker_move(wf, "Na klientovi", "Hotovo")
+    dev, cancelled = wf.status_id("Na vývoji"), wf.status_id("Zrušeno")
+    assert dev and cancelled
+    assert wf.entry_requirements(dev).fields == {"customfield_10050": "Číslo PBI"}
+    assert wf.entry_requirements(cancelled).comment
+    done = wf.status_id("Hotovo")
+    open_ids = [sid for sid in wf.statuses if sid not in (done, cancelled)]
+    assert all(cancelled in wf.flow[sid] for sid in open_ids), "cancel from any open status"
+
+
+def test_targito_support(shipped: WorkflowSet) -> None:
+    wf = by_name(shipped, "targito-support")
+    assert wf.language == "en" and not wf.applies_to.issue_types
+    assert list(wf.statuses.values()) == [
+        "Open", "Received", "Waiting for customer", "Waiting for PM", "Waiting for development",
+        "Waiting for support", "Waiting for approval", "Done", "Re-open",
+    ]  # fmt: skip
+    assert tracker_move(wf, "Waiting for customer", "Waiting for support")
+    approve = customer_move(wf, "Waiting for approval", "Done")
+    decline = customer_move(wf, "Waiting for approval", "Waiting for support")
+    assert approve and approve.name == "approve" and not approve.requires
+    assert decline and decline.name == "decline" and decline.requires.comment
+    assert sum(len(m.to) for m in wf.customer_transitions) == 3
+
+
+def test_deso_crm(shipped: WorkflowSet) -> None:
+    wf = by_name(shipped, "deso-crm")
+    assert wf.language == "en" and wf.applies_to.issue_types == ["CRM"]
+    assert set(wf.statuses.values()) == {
+        "Open", "In Progress", "Answered", "In dev", "On hold", "Closed", "Waiting for approval",
+    }  # fmt: skip
+    moves = {
+        (wf.statuses[m.from_], wf.statuses[dst], m.name)
+        for m in wf.customer_transitions
+        for dst in m.to
+    }
+    assert moves == {
+        ("Answered", "In Progress", "answer"),
+        ("Waiting for approval", "In Progress", "accept quote"),
+    }
+    assert not wf.on_enter and not wf.required_fields()
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_czech_messages_use_the_english_placeholders_and_format(shipped: WorkflowSet) -> None:
+    czech = by_name(shipped, "service-sheet").messages
+    english = Messages()
+    values = {
+        "ticket": "SERVIS-1", "from_status": "Na klientovi", "to_status": "Hotovo",
+        "allowed": "Vráceno klientem", "missing": "komentář s důvodem", "actor": "Jana",
+        "label": "Číslo PBI",
+    }  # fmt: skip
+    for field in Messages.model_fields:
+        cs, en = getattr(czech, field), getattr(english, field)
+        assert cs != en, f"{field} is not translated"
+        assert placeholders(cs) == placeholders(en), field
+        text = cs.format_map(values)  # no KeyError, no stray braces
+        assert "{" not in text and "}" not in text
+    assert re.search(r"[ěščřžýáíéůú]", czech.forbidden)
+
+
+def test_english_messages_format(shipped: WorkflowSet) -> None:
+    values = dict.fromkeys(
+        ["ticket", "from_status", "to_status", "allowed", "missing", "actor", "label"], "x"
+    )
+    for wf in shipped:
+        for field in Messages.model_fields:
+            getattr(wf.messages, field).format_map(values)
