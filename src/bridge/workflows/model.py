@@ -52,7 +52,7 @@ class CustomerTransition(_Strict):
     """A move a customer may make: from one status to one or more others."""
 
     from_: StatusId = Field(alias="from")
-    to: list[StatusId]
+    to: list[StatusId] = Field(min_length=1)
     name: str | None = Field(None, description="What the move means to people, e.g. 'approve'.")
     requires: Requirements = Field(default_factory=Requirements)
 
