@@ -19,7 +19,8 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from .jira import JiraStandin, create_app
+from .app import create_app
+from .state import JiraStandin
 
 READY = "JIRA-STANDIN READY"
 

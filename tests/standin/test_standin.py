@@ -14,7 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .jira import OPERATIONS, JiraStandin, adf_problem, create_app, resolve
+from .adf import adf_problem
+from .app import create_app
+from .openapi import resolve
+from .rest import OPERATIONS
+from .state import JiraStandin
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVIS = {

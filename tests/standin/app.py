@@ -1,0 +1,119 @@
+"""The stand-in as an ASGI app: Jira's REST API under /rest/, controls under /_standin/."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .rest import NOT_JSON, answer
+from .state import JiraStandin
+
+
+async def _rest(request: Request) -> Response:
+    standin: JiraStandin = request.app.state.standin
+    arrived, raw = time.monotonic(), await request.body()
+    try:
+        sent = json.loads(raw) if raw else None
+    except ValueError:
+        sent = NOT_JSON
+    query = {k: ",".join(request.query_params.getlist(k)) for k in request.query_params}
+    call = {"method": request.method, "path": request.url.path, "query": query,
+            "body": None if sent is NOT_JSON else sent, "status": None, "at": arrived}
+    standin.calls.append(call)
+    status, body, headers = await answer(standin, request.method, request.url.path, query, sent,
+                                         request.headers.get("authorization"),
+                                         str(request.base_url).rstrip("/"))
+    call["status"] = status
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    return JSONResponse(body, status, headers=headers)
+
+
+def _control(handler: Callable[[JiraStandin, Any, Request], Any]) -> Callable[[Request], Any]:
+    """A /_standin/ endpoint: JSON in, JSON out (None: 204), a bad seed answers 400."""
+
+    async def endpoint(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            result = handler(request.app.state.standin, json.loads(raw) if raw else {}, request)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, 400)
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result, 201 if request.method == "POST" else 200)
+
+    return endpoint
+
+
+def _seed_issues(standin: JiraStandin, data: Any, request: Request) -> Any:
+    issues = [standin.add_issue(item) for item in (data if isinstance(data, list) else [data])]
+    return [standin.issue_state(issue) for issue in issues]
+
+
+def _issue(standin: JiraStandin, data: Any, request: Request) -> Any:
+    issue = standin.find_issue(request.path_params["key"])
+    return standin.issue_state(issue) if issue else JSONResponse({"error": "no such issue"}, 404)
+
+
+def _person_moves(standin: JiraStandin, data: Any, request: Request) -> Any:
+    """A person (default: the bridge's account) sets the status, as if in Jira's UI or portal."""
+    issue = standin.find_issue(request.path_params["key"])
+    if issue is None:
+        return JSONResponse({"error": "no such issue"}, 404)
+    base, user = str(request.base_url).rstrip("/"), data.get("user") or standin.account
+    comment = None
+    if data.get("comment") is not None:
+        comment = standin.add_comment(issue, {"body": data["comment"]}, base, "2", author=user)
+    event = standin.move(issue, data["to"], by=user, base=base, comment=comment)
+    standin.emit(event)
+    return event
+
+
+def _faults(standin: JiraStandin, data: Any, request: Request) -> Any:
+    if request.method == "DELETE":
+        return standin.faults.clear()
+    if request.method == "GET":
+        return [vars(fault) for fault in standin.faults]
+    return [vars(standin.add_fault(item)) for item in (data if isinstance(data, list) else [data])]
+
+
+def _seed_users(standin: JiraStandin, data: Any, request: Request) -> Any:
+    return [standin.add_user(item) for item in (data if isinstance(data, list) else [data])]
+
+
+def _set_workflow(standin: JiraStandin, data: Any, request: Request) -> Any:
+    standin.set_workflow(data.get("transitions", {}), data.get("statuses"))
+
+
+def _calls(standin: JiraStandin, data: Any, request: Request) -> Any:
+    return standin.calls.clear() if request.method == "DELETE" else standin.calls
+
+
+def create_app(standin: JiraStandin | None = None) -> Starlette:
+    """The stand-in as an ASGI app: Jira under /rest/, controls under /_standin/."""
+    routes = [
+        Route("/rest/{path:path}", _rest, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        Route("/_standin/reset", _control(lambda s, d, r: s.load(d)), methods=["POST"]),
+        Route("/_standin/issues", _control(_seed_issues), methods=["POST"]),
+        Route("/_standin/issues/{key}", _control(_issue), methods=["GET"]),
+        Route("/_standin/issues/{key}/transition", _control(_person_moves), methods=["POST"]),
+        Route("/_standin/workflow", _control(_set_workflow), methods=["POST"]),
+        Route("/_standin/users", _control(_seed_users), methods=["POST"]),
+        Route("/_standin/faults", _control(_faults), methods=["GET", "POST", "DELETE"]),
+        Route("/_standin/calls", _control(_calls), methods=["GET", "DELETE"]),
+        Route("/_standin/webhook", _control(lambda s, d, r: s.set_webhook(**d)), methods=["POST"]),
+        Route("/_standin/webhook/deliveries", _control(lambda s, d, r: s.deliveries),
+              methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.standin = standin or JiraStandin()
+    return app

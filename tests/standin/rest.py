@@ -1,0 +1,168 @@
+"""Jira's REST operations as the stand-in answers them, refusals included.
+
+An operation Jira has (per its OpenAPI) but the stand-in lacks answers 501, so a test notices
+the gap instead of passing against an invented endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .adf import comment_problem
+from .openapi import resolve
+from .state import Issue, JiraStandin
+
+ISSUE_NOT_FOUND = ["Issue does not exist or you do not have permission to see it."]
+ISSUE_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+
+
+def jira_error(status: int, *messages: str, **errors: str) -> tuple[int, dict[str, Any]]:
+    return status, {"errorMessages": list(messages), "errors": errors}
+
+
+@dataclass
+class RestCall:
+    version: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    base: str
+
+
+Handler = Callable[[JiraStandin, RestCall], tuple[int, Any]]
+
+
+def _on_issue(handler: Callable[[JiraStandin, RestCall, Issue], tuple[int, Any]]) -> Handler:
+    @functools.wraps(handler)
+    def wrapper(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+        issue = standin.find_issue(call.params["issueIdOrKey"])
+        return jira_error(404, *ISSUE_NOT_FOUND) if issue is None else handler(standin, call, issue)
+
+    return wrapper
+
+
+def _myself(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    return 200, standin.user_json(standin.account, call.base)
+
+
+@_on_issue
+def _get_issue(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    expand = call.query.get("expand", "").split(",")
+    body = standin.issue_json(issue, call.base, call.version, call.query.get("fields"),
+                              with_transitions="transitions" in expand)
+    return 200, {"expand": ISSUE_EXPANDS, **body}
+
+
+@_on_issue
+def _get_transitions(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    only = call.query.get("transitionId")
+    transitions = [standin.transition_json(t, is_global, call.base)
+                   for t, is_global in standin.transitions_for(issue) if only in (None, t["id"])]
+    return 200, {"expand": "transitions", "transitions": transitions}
+
+
+@_on_issue
+def _do_transition(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    body = call.body if isinstance(call.body, dict) else {}
+    wanted = str((body.get("transition") or {}).get("id") or "")
+    if not wanted:
+        return jira_error(400, "Missing 'transition' identifier")
+    chosen = next((t for t, _ in standin.transitions_for(issue) if t["id"] == wanted), None)
+    if chosen is None:
+        return jira_error(400, f"Transition id '{wanted}' is not valid for this issue.")
+    operations = (body.get("update") or {}).get("comment") or []
+    adds = [op["add"] for op in operations
+            if isinstance(op, dict) and isinstance(op.get("add"), dict)]
+    for add in adds:
+        if errors := comment_problem(add.get("body"), call.version):
+            return jira_error(400, **errors)
+    comments = [standin.add_comment(issue, add, call.base, call.version) for add in adds]
+    standin.emit(standin.move(issue, chosen["to"], by=standin.account, base=call.base,
+                              comment=comments[-1] if comments else None))
+    return 204, None
+
+
+@_on_issue
+def _get_comments(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    total = len(issue.comments)
+    return 200, {"startAt": 0, "maxResults": max(total, 50), "total": total,
+                 "comments": issue.comments}
+
+
+@_on_issue
+def _add_comment(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    body = call.body if isinstance(call.body, dict) else {}
+    if errors := comment_problem(body.get("body"), call.version):
+        return jira_error(400, **errors)
+    return 201, standin.add_comment(issue, body, call.base, call.version)
+
+
+def _get_user(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    query = call.query
+    if standin.deployment == "cloud" and ("username" in query or "key" in query):
+        param = "username" if "username" in query else "key"
+        return jira_error(400, f"The query parameter '{param}' is not supported in GDPR strict "
+                               "mode.")
+    user = standin.find_user(query)
+    if user is None:
+        if standin.deployment == "datacenter":
+            who = query.get("username") or query.get("key")
+            return jira_error(404, f"The user named '{who}' does not exist")
+        return jira_error(404, "Specified user does not exist or you do not have required "
+                               "permissions")
+    result = standin.user_json(user, call.base)
+    if "groups" in query.get("expand", "").split(","):
+        items = [{"name": group, "self": f"{call.base}/rest/api/2/group?groupname={group}"}
+                 for group in user["groups"]]
+        result["groups"] = {"size": len(items), "items": items}
+    return 200, result
+
+
+ISSUE = "/rest/api/3/issue/{issueIdOrKey}"
+OPERATIONS: dict[tuple[str, str], Handler] = {
+    ("GET", "/rest/api/3/myself"): _myself,
+    ("GET", ISSUE): _get_issue,
+    ("GET", ISSUE + "/transitions"): _get_transitions,
+    ("POST", ISSUE + "/transitions"): _do_transition,
+    ("GET", ISSUE + "/comment"): _get_comments,
+    ("POST", ISSUE + "/comment"): _add_comment,
+    ("GET", "/rest/api/3/user"): _get_user,
+}
+
+
+NOT_JSON = object()
+
+
+async def answer(standin: JiraStandin, method: str, path: str, query: dict[str, str], body: Any,
+                 authorization: str | None, base: str) -> tuple[int, Any, dict[str, str]]:
+    """Answer one REST call as Jira would: (status, JSON body or None, headers).
+
+    `body` is the parsed JSON request body, None without one, or NOT_JSON.
+    """
+    fault = standin.take_fault(method, path)
+    if fault and fault.delay_ms:
+        await asyncio.sleep(fault.delay_ms / 1000)
+    if fault and fault.status:
+        headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+        message = f"Fault injected by the Jira stand-in ({fault.status})"
+        return (*jira_error(fault.status, message), headers)
+    if not standin.authorized(authorization):
+        status, body = jira_error(401, "You are not authenticated. Authentication required to "
+                                       "perform this operation.")
+        return status, body, {"WWW-Authenticate": 'Basic realm="protected-area"'}
+    found = resolve(method, path)
+    if found is None:
+        return 404, {"message": f"null for uri: {base}{path}", "status-code": 404}, {}
+    version, template, params = found
+    handler = OPERATIONS.get((method, template))
+    if handler is None:
+        message = (f"The Jira stand-in does not implement {method} {template} "
+                   "(it exists in Jira's OpenAPI).")
+        return (*jira_error(501, message), {})
+    if body is NOT_JSON:
+        return (*jira_error(400, "Unexpected character in the request body: it is not JSON."), {})
+    return (*handler(standin, RestCall(version, params, query, body, base)), {})
