@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 Result = tuple[int, DecisionRecord | None, str, str | None]
 MAX_ROUNDS = 3
 UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
+SETTLED = frozenset({Verdict.IGNORED, Verdict.ALLOWED})
 
 
 class Worker:
@@ -37,6 +38,7 @@ class Worker:
         concurrency: int = 16,
         batch_size: int = 200,
         idle_seconds: float = 1.0,
+        gather_seconds: float = 0.02,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -44,10 +46,14 @@ class Worker:
         self.workflows = workflows
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.gather_seconds = gather_seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._max_inflight = concurrency * 8
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each ticket
 
     # -- running -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -59,49 +65,106 @@ class Worker:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         while not self._stopping:
+            if len(self._inflight) >= self._max_inflight:
+                await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+                continue
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(wait=False)
             except Exception:
                 log.exception("worker pass failed; retrying shortly")
                 handled = 0
+            if handled < self.batch_size:
+                # Let deliveries gather: under load one claim then takes many, so the worker's
+                # commits do not compete with every group commit of the intake.
+                await asyncio.sleep(self.gather_seconds)
             if handled == 0:
                 self._wakeup.clear()
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), self.idle_seconds)
                 except TimeoutError:
                     pass
+        await self.drain()
 
     def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
 
-    async def run_once(self) -> int:
-        """Claim one batch and handle it; the number of deliveries handled."""
+    async def drain(self) -> None:
+        """Wait until every delivery handed to a task is finished."""
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
+
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Claim one batch; the number of deliveries claimed.
+
+        Deliveries the core settles without the tracker are recorded together, in one
+        transaction. The others run as tasks, one at a time per ticket and in arrival order,
+        so a slow tracker call never holds up the rest of the inbox.
+        """
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
             return 0
-        by_ticket: dict[str, list[tuple[Claimed, Event | str]]] = {}
-        results: list[Result] = []
+        settled: list[Result] = []
         for item in claimed:
             try:
-                parsed: Event | str = self.tracker.parse(item.body)
-                group = parsed.ticket
+                event: Event | str = self.tracker.parse(item.body)
             except MalformedDelivery as exc:
-                parsed, group = f"malformed delivery: {exc}", f"#{item.id}"
-            by_ticket.setdefault(group, []).append((item, parsed))
-
-        async def handle_in_order(items: list[tuple[Claimed, Event | str]]) -> None:
-            async with self._slots:
-                for item, parsed in items:
-                    results.append(await self.handle(item, parsed))
-
-        await asyncio.gather(*(handle_in_order(items) for items in by_ticket.values()))
-        await asyncio.to_thread(self.store.finish_many, results)
+                settled.append((item.id, None, DEAD, f"malformed delivery: {exc}"))
+                continue
+            result = await self._settle(item, event)
+            if result is None:
+                self._spawn(item, event)
+            else:
+                settled.append(result)
+        await asyncio.to_thread(self.store.finish_many, settled)
+        if wait:
+            await self.drain()
         return len(claimed)
 
+    async def _settle(self, item: Claimed, event: Event) -> Result | None:
+        """The result of a delivery that needs no tracker call beyond the bridge's (cached)
+        identity, or None when it must take the slow path."""
+        if item.attempts > 1 or event.ticket in self._tails:
+            return None
+        workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
+        if decide(event, workflow).verdict not in SETTLED:
+            return None
+        try:
+            event, decision = await self.judge(event, workflow)
+        except Exception:
+            return None
+        if decision.actions or decision.verdict is Verdict.NEEDS:
+            return None
+        return (item.id, record_of(event, decision, self.executor.dry_run), DONE, None)
+
+    def _spawn(self, item: Claimed, event: Event) -> None:
+        ticket = event.ticket
+        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event))
+        self._tails[ticket] = task
+        self._inflight.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._inflight.discard(t)
+            if self._tails.get(ticket) is t:
+                del self._tails[ticket]
+
+        task.add_done_callback(done)
+
+    async def _handle_after(
+        self, previous: asyncio.Task[None] | None, item: Claimed, event: Event
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        async with self._slots:
+            result = await self.handle(item, event)
+        try:
+            await asyncio.to_thread(self.store.finish_many, [result])
+        except Exception:  # the claim lapses and the delivery is taken up again
+            log.exception("could not record the end of delivery %s", item.id)
+
     # -- one delivery --------------------------------------------------------------------------
-    async def handle(self, item: Claimed, event: Event | str) -> Result:
-        """Judge and act on one delivery; `event` is its parsed form or why it did not parse."""
+    async def handle(self, item: Claimed, event: Event) -> Result:
+        """Judge and act on one delivery (or finish what an earlier attempt began)."""
         key = f"{item.tracker}:{item.delivery_key}"
         try:
             if item.attempts > 1:
@@ -109,8 +172,6 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     error = await self.executor.apply(resumed)
                     return (item.id, None, DEAD if error else DONE, error)
-            if isinstance(event, str):
-                return (item.id, None, DEAD, event)
             workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
             event, decision = await self.judge(event, workflow)
             if not decision.actions:

@@ -71,6 +71,7 @@ async def test_duplicate_delivery_is_dropped_silently(store):
     await put_all(store, [incoming("same", body=b'{"webhookEvent": "other"}')])
     rows = store.list_deliveries(include_body=True)
     assert len(rows) == 1 and "x" in rows[0]["body"]
+    assert rows[0]["headers"] == {"x-atlassian-webhook-identifier": "same"}
 
 
 async def test_rejected_delivery_is_kept_with_its_reason(store):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -50,3 +53,29 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+_write_locks_guard = threading.Lock()
+
+
+def write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """The lock this process's SQLite writers queue on (nothing for PostgreSQL).
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms, which would stall webhook
+    answers behind the worker's commits; a lock hands over at once.
+    """
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    with _write_locks_guard:
+        lock = getattr(engine, "_bridge_write_lock", None)
+        if lock is None:
+            lock = threading.Lock()
+            engine._bridge_write_lock = lock  # type: ignore[attr-defined]
+    return lock
+
+
+@contextlib.contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, queued behind the other writers of this process on SQLite."""
+    with write_lock(engine), engine.begin() as conn:
+        yield conn

@@ -9,25 +9,27 @@ waiting request is answered once its row is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
+from bridge.store.db import write_lock
 from bridge.store.records import PENDING
-from bridge.store.tables import deliveries
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Incoming:
     tracker: str
     delivery_key: str
@@ -55,10 +57,15 @@ class InboxWriter:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        self._conn: Any = None  # the writer thread's own driver connection
         self._closed = False
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._stmt = insert(deliveries).on_conflict_do_nothing(
-            index_elements=["tracker", "delivery_key"]
+        # Plain SQL through the driver: this runs for every delivery, on the hot path.
+        self._sqlite = engine.dialect.name == "sqlite"
+        mark = "?" if self._sqlite else "%s"
+        self._sql = (
+            "INSERT INTO deliveries (tracker, delivery_key, received_at, headers, body, state,"
+            f" attempts, last_error) VALUES ({', '.join([mark] * 8)})"
+            " ON CONFLICT (tracker, delivery_key) DO NOTHING"
         )
 
     def start(self) -> None:
@@ -108,26 +115,30 @@ class InboxWriter:
                 leftovers.append(nxt)
         if leftovers:
             self._commit(leftovers)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _commit(self, batch: list[tuple[Incoming, asyncio.Future[None]]]) -> None:
-        now = datetime.now(UTC)
+        now: datetime | str = datetime.now(UTC)
+        if self._sqlite:  # stored as SQLAlchemy stores DateTime on SQLite
+            now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         rows = [
-            {
-                "tracker": item.tracker,
-                "delivery_key": item.delivery_key,
-                "received_at": now,
-                "headers": item.headers,
-                "body": item.body,
-                "state": item.state,
-                "attempts": 0,
-                "last_error": item.error,
-            }
+            (
+                item.tracker,
+                item.delivery_key,
+                now,
+                orjson.dumps(item.headers).decode(),
+                item.body,
+                item.state,
+                0,
+                item.error,
+            )
             for item, _ in batch
         ]
         error: BaseException | None = None
         try:
-            with self._engine.begin() as conn:
-                conn.execute(self._stmt, rows)
+            self._insert(rows)
         except Exception as exc:  # the requests learn of it and answer 503
             log.exception("inbox commit of %d deliveries failed", len(rows))
             error = exc
@@ -141,6 +152,27 @@ class InboxWriter:
                 pass
         if error is None and self._on_commit is not None:
             self._on_commit()
+
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction on the writer's own driver connection: on this path the pool's
+        per-transaction bookkeeping would cost more than the insert itself."""
+        if self._conn is None:
+            self._conn = self._engine.raw_connection()
+        conn = self._conn
+        try:
+            with write_lock(self._engine):
+                cursor = conn.cursor()
+                cursor.executemany(self._sql, rows)
+                cursor.close()
+                conn.commit()
+        except Exception:
+            self._conn = None  # start afresh: the connection may be broken
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
 
 
 def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:

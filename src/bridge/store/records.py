@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
+from bridge.store.db import begin_write
 from bridge.store.tables import actions, decisions, deliveries
 
 PENDING, PROCESSING, DONE, DEAD, REJECTED = "pending", "processing", "done", "dead", "rejected"
@@ -80,7 +81,7 @@ class Store:
             .scalar_subquery()
         )
         # one statement, so two claimers can never take the same row (SQLite included)
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             rows = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(candidates))
@@ -98,7 +99,7 @@ class Store:
 
     def release_all_claims(self) -> int:
         """Give claims of a previous run back (single-process SQLite start-up)."""
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return conn.execute(
                 update(deliveries).where(deliveries.c.state == PROCESSING).values(state=PENDING)
             ).rowcount
@@ -111,7 +112,7 @@ class Store:
         if not results:
             return
         now = _now()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             rows = [
                 {"delivery_id": did, "created_at": now, **rec.__dict__}
                 for did, rec, _, _ in results
@@ -149,7 +150,7 @@ class Store:
         """
         now = _now()
         outcome = "dry_run" if record.dry_run else "pending"
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             decision_id = conn.execute(
                 insert(decisions)
                 .values(delivery_id=delivery_id, created_at=now, **record.__dict__)
@@ -194,7 +195,7 @@ class Store:
         return [PendingAction(r.id, r.kind, r.ticket, r.payload) for r in rows]
 
     def set_action_outcome(self, action_id: int, outcome: str, error: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(
                 update(actions)
                 .where(actions.c.id == action_id)
@@ -202,7 +203,7 @@ class Store:
             )
 
     def finish(self, delivery_id: int, state: str, error: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
@@ -213,7 +214,7 @@ class Store:
     def replay(self, delivery_id: int) -> bool:
         """Queue a dead (or done) delivery again. Rejected ones cannot be replayed: they
         never parsed."""
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return (
                 conn.execute(
                     update(deliveries)

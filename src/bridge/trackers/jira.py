@@ -7,12 +7,12 @@ in configured groups on Data Center (looked up once per user and cached).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
+import orjson
 
 from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
 from bridge.trackers.base import MalformedDelivery, TrackerRejected
@@ -67,8 +67,8 @@ def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Even
 
 def parse_body(body: bytes) -> Event:
     try:
-        payload = json.loads(body)
-    except ValueError as exc:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise MalformedDelivery(f"body is not JSON: {exc}") from None
     return parse_delivery(payload)
 

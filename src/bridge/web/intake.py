@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import orjson
 
 from bridge.store import REJECTED, InboxClosed, Incoming, InboxWriter
 
@@ -48,8 +49,11 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> None:
     method = method.strip().lower()
     if not sep or method not in ALLOWED_METHODS:
         raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'")
-    expected = hmac.new(secret, body, method).hexdigest()
-    if not hmac.compare_digest(expected, digest.strip().lower()):
+    try:
+        given = bytes.fromhex(digest.strip())
+    except ValueError:
+        raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'") from None
+    if not hmac.compare_digest(hmac.digest(secret, body, method), given):
         raise SignatureError("signature does not match the body")
 
 
@@ -82,7 +86,7 @@ class WebhookIntake:
         await _answer(send, status, payload)
 
     async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
-        headers = dict(scope["headers"])
+        headers = {k: v for k, v in scope["headers"] if k in KEPT_HEADERS or k == b"content-length"}
         limit = self.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -103,10 +107,10 @@ class WebhookIntake:
         key = delivery_id.decode("latin-1") if delivery_id else "sha256:" + hashlib.sha256(body).hexdigest()
         kept = {k.decode(): v.decode("latin-1") for k, v in headers.items() if k in KEPT_HEADERS}
         problem = _malformed(body)
-        item = Incoming(tracker, key, kept, body)
-        if problem is not None:
-            status, reason = problem
-            item = Incoming(tracker, key, kept, body, state=REJECTED, error=reason)
+        if problem is None:
+            item = Incoming(tracker, key, kept, body)
+        else:
+            item = Incoming(tracker, key, kept, body, state=REJECTED, error=problem[1])
         try:
             await self.inbox.put(item)
         except InboxClosed:
@@ -120,8 +124,8 @@ class WebhookIntake:
 
 def _malformed(body: bytes) -> tuple[int, str] | None:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         return 400, f"body is not valid JSON: {exc}"
     if not isinstance(payload, dict):
         return 422, "body must be a JSON object"
@@ -150,7 +154,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 async def _answer(
     send: Send, status: int, payload: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = orjson.dumps(payload)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": body})
