@@ -30,7 +30,7 @@ def _settings(**overrides: Any) -> Settings:
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
     from bridge.store import Store, create_db_engine, migrate
 
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = create_db_engine(settings.database_url)
     migrate(engine)
     return Store(engine)
 
@@ -39,7 +39,8 @@ def _logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in ("apscheduler", "httpx"):  # httpx logs every tracker call at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -62,6 +63,9 @@ def serve(
             typer.echo(str(problem), err=True)
         typer.echo("error: the workflows do not validate; not starting", err=True)
         raise typer.Exit(1) from None
+    # Database threads hand over to the event loop and back many times a second; the
+    # default 5 ms GIL switch interval would add that much to each hand-over.
+    sys.setswitchinterval(0.0005)
     uvicorn.run(
         asgi,
         host=host,

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="FULL: an acknowledged delivery survives a power cut."
     )
-    worker_concurrency: int = Field(16, ge=1, description="Deliveries processed at once.")
+    worker_concurrency: int = Field(32, ge=1, description="Deliveries processed at once.")
     tracker_attempts: int = Field(5, ge=1, description="Attempts per tracker call.")
     tracker_backoff_seconds: float = Field(0.5, ge=0, description="First retry wait; doubles.")
     tracker_backoff_max_seconds: float = Field(30.0, ge=0, description="Longest retry wait.")

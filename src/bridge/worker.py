@@ -39,6 +39,9 @@ class Worker:
         batch_size: int = 200,
         idle_seconds: float = 1.0,
         gather_seconds: float = 0.02,
+        intake_rate: Callable[[], float] = lambda: 0.0,
+        yield_above: float = 1500.0,
+        yield_at_most_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -47,6 +50,9 @@ class Worker:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.gather_seconds = gather_seconds
+        self._intake_rate = intake_rate
+        self._yield_above = yield_above
+        self._yield_at_most = yield_at_most_seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,7 +70,16 @@ class Worker:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        yielded = 0.0
         while not self._stopping:
+            if self._intake_rate() > self._yield_above and yielded < self._yield_at_most:
+                # A burst is arriving: acknowledging it comes first (Jira waits on every
+                # answer); the inbox holds the rest, taken up once the burst eases, or
+                # after `yield_at_most_seconds` at the latest.
+                await asyncio.sleep(0.05)
+                yielded += 0.05
+                continue
+            yielded = 0.0
             if len(self._inflight) >= self._max_inflight:
                 await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
                 continue

@@ -148,3 +148,19 @@ async def test_release_all_claims_after_a_crash(store):
     assert store.counts()[PROCESSING] == 1
     assert store.release_all_claims() == 1
     assert store.counts()[PENDING] == 1
+
+
+async def test_acknowledged_deliveries_commit_with_full_sync_on_sqlite(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'sync.db'}")
+    migrate(engine)
+    writer = InboxWriter(engine)
+    writer.start()
+    try:
+        await writer.put(incoming("sync"))
+        assert writer._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        writer.stop()
+    for _ in range(2):
+        with engine.connect() as conn:  # bookkeeping: durable with the next inbox commit
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from dataclasses import dataclass
@@ -50,13 +51,23 @@ class InboxWriter:
     (duplicates are dropped by the unique key and also return normally).
     """
 
-    def __init__(self, engine: Engine, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_commit: Callable[[], None] | None = None,
+        *,
+        sqlite_synchronous: str = "FULL",
+    ) -> None:
+        if sqlite_synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("sqlite_synchronous must be FULL or NORMAL")
         self._engine = engine
-        self._on_commit = on_commit
+        self._synchronous = sqlite_synchronous
+        self.on_commit = on_commit
         self._queue: queue.SimpleQueue[tuple[Incoming, asyncio.Future[None]] | None] = (
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        self._rate = _Rate()
         self._conn: Any = None  # the writer thread's own driver connection
         self._closed = False
         # Plain SQL through the driver: this runs for every delivery, on the hot path.
@@ -79,6 +90,10 @@ class InboxWriter:
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._thread = None
+
+    def rate(self) -> float:
+        """Deliveries committed per second, over about the last second."""
+        return self._rate.per_second()
 
     async def put(self, item: Incoming) -> None:
         if self._closed:
@@ -150,8 +165,10 @@ class InboxWriter:
                 loop.call_soon_threadsafe(_resolve, futs, error)
             except RuntimeError:  # loop closed: nobody is waiting any more
                 pass
-        if error is None and self._on_commit is not None:
-            self._on_commit()
+        if error is None:
+            self._rate.add(len(rows))
+            if self.on_commit is not None:
+                self.on_commit()
 
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -159,6 +176,9 @@ class InboxWriter:
         per-transaction bookkeeping would cost more than the insert itself."""
         if self._conn is None:
             self._conn = self._engine.raw_connection()
+            self._conn.detach()  # its own settings never leak back into the pool
+            if self._sqlite:  # acknowledged means durable: this commit syncs the WAL
+                self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn = self._conn
         try:
             with write_lock(self._engine):
@@ -183,3 +203,31 @@ def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> N
             fut.set_result(None)
         else:
             fut.set_exception(error)
+
+
+class _Rate:
+    """A count per second over two rolling half-second buckets; cheap enough per batch."""
+
+    SPAN = 0.5
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+        self._current = 0
+        self._previous = 0
+
+    def _roll(self, now: float) -> None:
+        while now - self._start >= self.SPAN:
+            self._previous, self._current = self._current, 0
+            self._start += self.SPAN
+            if now - self._start >= self.SPAN:  # idle for a while: both buckets are empty
+                self._previous = 0
+                self._start = now
+
+    def add(self, n: int) -> None:
+        self._roll(time.monotonic())
+        self._current += n
+
+    def per_second(self) -> float:
+        now = time.monotonic()
+        self._roll(now)
+        return (self._previous + self._current) / (self.SPAN + (now - self._start))

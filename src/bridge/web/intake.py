@@ -24,16 +24,16 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-KEPT_HEADERS = (
+KEPT_HEADERS = frozenset({
     b"content-type",
     b"user-agent",
     b"x-atlassian-webhook-identifier",
     b"x-atlassian-webhook-retry",
     b"x-atlassian-webhook-flow",
     b"x-hub-signature",
-)
-DELIVERY_ID_HEADER = b"x-atlassian-webhook-identifier"
-SIGNATURE_HEADER = b"x-hub-signature"
+})
+DELIVERY_ID_HEADER = "x-atlassian-webhook-identifier"
+SIGNATURE_HEADER = "x-hub-signature"
 ALLOWED_METHODS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
 
@@ -86,9 +86,14 @@ class WebhookIntake:
         await _answer(send, status, payload)
 
     async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
-        headers = {k: v for k, v in scope["headers"] if k in KEPT_HEADERS or k == b"content-length"}
+        kept: dict[str, str] = {}
+        declared = None
+        for name, value in scope["headers"]:
+            if name in KEPT_HEADERS:
+                kept[name.decode()] = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = value
         limit = self.max_body_bytes
-        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return 413, {"error": f"body larger than {limit} bytes"}
         body = await _read_body(receive, limit)
@@ -97,15 +102,12 @@ class WebhookIntake:
 
         secret = self.secrets[tracker]
         if secret is not None:
-            signature = headers.get(SIGNATURE_HEADER)
             try:
-                verify_signature(secret, body, signature.decode("latin-1") if signature else None)
+                verify_signature(secret, body, kept.get(SIGNATURE_HEADER))
             except SignatureError as exc:
                 return 401, {"error": str(exc)}
 
-        delivery_id = headers.get(DELIVERY_ID_HEADER)
-        key = delivery_id.decode("latin-1") if delivery_id else "sha256:" + hashlib.sha256(body).hexdigest()
-        kept = {k.decode(): v.decode("latin-1") for k, v in headers.items() if k in KEPT_HEADERS}
+        key = kept.get(DELIVERY_ID_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest()
         problem = _malformed(body)
         if problem is None:
             item = Incoming(tracker, key, kept, body)
@@ -135,6 +137,7 @@ def _malformed(body: bytes) -> tuple[int, str] | None:
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None once it grows past `limit`; one message is the usual case."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -145,9 +148,12 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(chunk)
         if not message.get("more_body", False):
+            if not chunks:
+                return chunk
+            chunks.append(chunk)
             break
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

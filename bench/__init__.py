@@ -1,0 +1,1 @@
+"""Benchmarks of ticket-bridge: `python -m bench` (see bench/README.md)."""
