@@ -25,7 +25,7 @@ from bridge.executor import Executor
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
 from bridge.trackers.base import OfflineTracker, Tracker
 from bridge.trackers.http import RetryPolicy
-from bridge.trackers.jira import JiraTracker, parse_body
+from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
 from bridge.web.api import include_routes
 from bridge.web.intake import WebhookIntake
 from bridge.worker import Worker
@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, client: httpx.AsyncClient | None = None) -
         inbox,
         secrets={"jira": secret.get_secret_value().encode() if secret else None},
         max_body_bytes=settings.max_body_bytes,
+        envelope_checks={"jira": envelope_problem},
     )
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bridge.store import PENDING, REJECTED, InboxWriter, Store, create_db_engine, migrate
+from bridge.trackers.jira import envelope_problem
 from bridge.web.intake import SignatureError, WebhookIntake, verify_signature
 from tests.conftest import FIXTURES
 
@@ -53,7 +54,13 @@ async def edge(tmp_path):
     migrate(engine)
     writer = InboxWriter(engine)
     writer.start()
-    app = WebhookIntake(fallback, writer, secrets={"jira": SECRET}, max_body_bytes=4096)
+    app = WebhookIntake(
+        fallback,
+        writer,
+        secrets={"jira": SECRET},
+        max_body_bytes=4096,
+        envelope_checks={"jira": envelope_problem},
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as client:
         yield client, Store(engine)
     writer.stop()

@@ -23,10 +23,19 @@ STATUS_FIELDS = ("status", "issuetype", "project")
 
 
 # -- deliveries ------------------------------------------------------------------------------
+def envelope_problem(payload: Any) -> str | None:
+    """Why a parsed body is not a Jira webhook delivery at all, or None. Cheap enough for
+    the intake to answer 422 before storing."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("webhookEvent"), str):
+        return "not a Jira webhook delivery: 'webhookEvent' is missing"
+    return None
+
+
 def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Event:
     """Normalise a Jira webhook body into the core's event. Pure."""
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("webhookEvent"), str):
-        raise MalformedDelivery("not a Jira webhook: 'webhookEvent' is missing")
+    problem = envelope_problem(payload)
+    if problem is not None:
+        raise MalformedDelivery(problem)
     name = payload["webhookEvent"]
     issue = payload.get("issue")
     if not isinstance(issue, Mapping) or not isinstance(issue.get("key"), str):

@@ -67,10 +67,14 @@ class WebhookIntake:
         *,
         secrets: dict[str, bytes | None],
         max_body_bytes: int,
+        envelope_checks: dict[str, Callable[[Any], str | None]] | None = None,
     ) -> None:
+        """`secrets`: per tracker, the webhook secret (None: unsigned deliveries accepted).
+        `envelope_checks`: per tracker, the adapter's cheap check of a parsed body."""
         self.app = app
         self.inbox = inbox
         self.secrets = secrets
+        self.envelope_checks = envelope_checks or {}
         self.paths = {f"/webhooks/{name}": name for name in secrets}
         self.max_body_bytes = max_body_bytes
 
@@ -108,7 +112,7 @@ class WebhookIntake:
                 return 401, {"error": str(exc)}
 
         key = kept.get(DELIVERY_ID_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest()
-        problem = _malformed(body)
+        problem = _malformed(body, self.envelope_checks.get(tracker))
         if problem is None:
             item = Incoming(tracker, key, kept, body)
         else:
@@ -124,16 +128,17 @@ class WebhookIntake:
         return 200, {"status": "accepted", "delivery": key}
 
 
-def _malformed(body: bytes) -> tuple[int, str] | None:
+def _malformed(
+    body: bytes, envelope_check: Callable[[Any], str | None] | None
+) -> tuple[int, str] | None:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         return 400, f"body is not valid JSON: {exc}"
     if not isinstance(payload, dict):
         return 422, "body must be a JSON object"
-    if not isinstance(payload.get("webhookEvent"), str):
-        return 422, "not a webhook delivery: 'webhookEvent' is missing"
-    return None
+    reason = envelope_check(payload) if envelope_check else None
+    return (422, reason) if reason else None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
