@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -157,6 +158,16 @@ def stop_all() -> None:
             child.stop(grace=5)
         except Exception as exc:  # keep stopping the others
             log(f"could not stop {child.name} (pid {child.pid}): {exc}")
+
+
+def finish_run(part: str, tmp: Path, results: dict[str, Any], *, ok: bool, keep: bool) -> None:
+    """Stop what the part started; drop its work dir unless it failed or was asked to stay."""
+    stop_all()
+    if ok and not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+        results.pop("workdir", None)
+    else:
+        log(f"{part}: logs and databases kept in {tmp}")
 
 
 def wait_until(check: Callable[[], object], *, timeout: float, what: str,

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    finish_run,
     FIXTURES, HOST, PYTHON, ROOT, BenchError, Child, CpuWatch, env_pairs, free_port, http_ok,
-    loadavg, log, on_termination, our_pids, sign, start_bridge, stop_all, wait_until,
+    loadavg, log, on_termination, our_pids, sign, start_bridge, wait_until,
 )
 
 LUA = ROOT / "bench" / "wrk" / "post.lua"
@@ -185,12 +186,7 @@ def run(*, seconds: float = 15, warmup: float = 3, connections: int = 32, thread
         ok = True
         return results
     finally:
-        stop_all()
-        if ok and not keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-            results.pop("workdir", None)
-        else:
-            log(f"ingest: logs and databases kept in {tmp}")
+        finish_run("ingest", tmp, results, ok=ok, keep=keep)
 
 
 def report(results: dict[str, Any]) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -28,8 +27,9 @@ from typing import Any
 import httpx
 
 from bench.common import (
+    finish_run,
     HOST, JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, Child, CpuWatch, env_pairs, free_port,
-    log, on_termination, our_pids, percentile, read_line, start_bridge, stop_all, wait_until,
+    log, on_termination, our_pids, percentile, read_line, start_bridge, wait_until,
 )
 
 TARGET_P99_MS = 250.0
@@ -241,12 +241,7 @@ def run(*, rate: float = 200, seconds: float = 20, settle: float = 30, log_level
         ok = True
         return results
     finally:
-        stop_all()
-        if ok and not keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-            results.pop("workdir", None)
-        else:
-            log(f"revert: logs and databases kept in {tmp}")
+        finish_run("revert", tmp, results, ok=ok, keep=keep)
 
 
 def report(results: dict[str, Any]) -> str:
