@@ -46,11 +46,6 @@ class Harness:
     def __init__(self, tmp_path: Path, deployment: str = "cloud", **settings: object) -> None:
         self.standin = JiraStandin(deployment=deployment)
         self.standin.set_workflow(SERVIS)
-        jira = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=standin_app(self.standin)),
-            base_url="http://jira.test",
-            auth=("bridge@example.com", "api-token"),
-        )
         self.settings = Settings(
             _env_file=None,
             database_url=f"sqlite:///{tmp_path / 'bridge.db'}",
@@ -64,7 +59,9 @@ class Harness:
             tracker_backoff_seconds=0,
             **{"admin_token": "admin-token", **settings},
         )
-        self.app = create_app(self.settings, client=jira)
+        self.app = create_app(
+            self.settings, transport=httpx.ASGITransport(app=standin_app(self.standin))
+        )
         self.services = self.app.app.state.services
         self.bridge = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bridge")
         self.standin._transport = httpx.ASGITransport(app=self.app)

@@ -24,7 +24,7 @@ from bridge.config import Settings
 from bridge.executor import Executor
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
 from bridge.trackers.base import OfflineTracker, Tracker
-from bridge.trackers.http import RetryPolicy
+from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
 from bridge.web.api import include_routes
 from bridge.web.intake import WebhookIntake
@@ -34,21 +34,22 @@ from bridge.workflows.registry import WorkflowRegistry
 log = logging.getLogger(__name__)
 
 
-def jira_client(settings: Settings) -> httpx.AsyncClient:
-    token = settings.jira_token.get_secret_value() if settings.jira_token else None
-    auth: httpx.Auth | None = None
-    headers = {"Accept": "application/json", "User-Agent": f"ticket-bridge/{__version__}"}
-    if settings.jira_user and token:
-        auth = httpx.BasicAuth(settings.jira_user, token)
-    elif token:
-        headers["Authorization"] = f"Bearer {token}"
-    return httpx.AsyncClient(
-        base_url=str(settings.jira_url).rstrip("/"),
-        auth=auth,
-        headers=headers,
-        timeout=settings.tracker_timeout_seconds,
+def jira_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> RestClient:
+    """Basic auth with `BRIDGE_JIRA_USER` and the API token, or a bearer token (a Data
+    Center personal access token) when no user is set."""
+    if transport is None:
         # aiohttp underneath: a tracker call costs about half the CPU of httpcore's
-        transport=AiohttpTransport(limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)),
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        transport = AiohttpTransport(limits=limits)
+    return RestClient(
+        str(settings.jira_url),
+        transport=transport,
+        user=settings.jira_user,
+        token=settings.jira_token.get_secret_value() if settings.jira_token else None,
+        timeout=settings.tracker_timeout_seconds,
+        user_agent=f"ticket-bridge/{__version__}",
     )
 
 
@@ -61,10 +62,10 @@ class Services:
     registry: WorkflowRegistry
     inbox: InboxWriter
     worker: Worker
-    client: httpx.AsyncClient | None
+    client: RestClient | None
 
 
-def build_tracker(settings: Settings, client: httpx.AsyncClient | None) -> Tracker:
+def build_tracker(settings: Settings, client: RestClient | None) -> Tracker:
     if client is None:
         return OfflineTracker("jira", parse_body)
     return JiraTracker(
@@ -80,14 +81,16 @@ def build_tracker(settings: Settings, client: httpx.AsyncClient | None) -> Track
     )
 
 
-def create_app(settings: Settings, *, client: httpx.AsyncClient | None = None) -> WebhookIntake:
-    """The service as an ASGI app. `client` replaces the Jira HTTP client (tests)."""
+def create_app(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> WebhookIntake:
+    """The service as an ASGI app. `transport` carries the tracker calls instead of the
+    network (tests)."""
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     store = Store(engine)
     registry = WorkflowRegistry(settings.workflows_dir)
-    if client is None and settings.tracker_configured:
-        client = jira_client(settings)
+    client = jira_client(settings, transport) if settings.tracker_configured else None
     tracker = build_tracker(settings, client)
     executor = Executor(tracker, store, dry_run=settings.is_dry)
     inbox = InboxWriter(engine, sqlite_synchronous=settings.sqlite_synchronous)

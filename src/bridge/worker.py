@@ -59,6 +59,7 @@ class Worker:
         self._stopping = False
         self._max_inflight = concurrency * 8
         self._inflight: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()  # set when fewer than _max_inflight tasks run
         self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each ticket
 
     # -- running -----------------------------------------------------------------------------
@@ -81,7 +82,8 @@ class Worker:
                 continue
             yielded = 0.0
             if len(self._inflight) >= self._max_inflight:
-                await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+                self._room.clear()
+                await self._room.wait()
                 continue
             try:
                 handled = await self.run_once(wait=False)
@@ -162,6 +164,8 @@ class Worker:
             self._inflight.discard(t)
             if self._tails.get(ticket) is t:
                 del self._tails[ticket]
+            if len(self._inflight) < self._max_inflight:
+                self._room.set()
 
         task.add_done_callback(done)
 

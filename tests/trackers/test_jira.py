@@ -10,7 +10,7 @@ import respx
 
 from bridge.engine import Actor, Kind, Role
 from bridge.trackers.base import MalformedDelivery, TrackerRejected, TrackerUnavailable
-from bridge.trackers.http import RetryPolicy
+from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, adf, parse_body, parse_delivery
 
 BASE = "https://jira.test"
@@ -82,7 +82,7 @@ def test_adf_has_one_paragraph_per_line_and_no_empty_text():
 
 
 def tracker(deployment="cloud", **kw) -> JiraTracker:
-    client = httpx.AsyncClient(base_url=BASE, auth=("bot@x", "secret-token"))
+    client = RestClient(BASE, user="bot@x", token="secret-token")
     return JiraTracker(client, deployment=deployment, retry=FAST, **kw)
 
 

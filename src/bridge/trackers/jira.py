@@ -16,7 +16,7 @@ import orjson
 
 from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
 from bridge.trackers.base import MalformedDelivery, TrackerRejected
-from bridge.trackers.http import RetryPolicy, send
+from bridge.trackers.http import RestClient, RetryPolicy, send
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
@@ -146,13 +146,13 @@ def _name(value: Any) -> str | None:
 
 # -- REST ------------------------------------------------------------------------------------
 class JiraTracker:
-    """One Jira site, through an injected `httpx.AsyncClient` (base URL and auth set)."""
+    """One Jira site, through an injected `RestClient` (base URL and credentials set)."""
 
     name = "jira"
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: RestClient,
         *,
         deployment: Deployment = "cloud",
         customer_groups: frozenset[str] = frozenset(),

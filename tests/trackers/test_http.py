@@ -1,0 +1,74 @@
+"""The REST client every tracker call goes through (HTTP faked with respx)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+import respx
+
+from bridge.trackers.base import TrackerRejected, TrackerUnavailable
+from bridge.trackers.http import RestClient, RetryPolicy, send
+
+BASE = "https://jira.test/"
+ONCE = RetryPolicy(attempts=1)
+
+
+@respx.mock
+async def test_basic_auth_query_and_json_body_go_out_as_jira_expects():
+    route = respx.post("https://jira.test/rest/api/3/issue/SRV-1/transitions").mock(
+        return_value=httpx.Response(204)
+    )
+    client = RestClient(BASE, user="bot@x", token="api-token", user_agent="ticket-bridge/test")
+    await client.request(
+        "POST", "/rest/api/3/issue/SRV-1/transitions",
+        params={"fields": "status,issuetype"}, json={"transition": {"id": "31"}, "note": "Zpět"},
+    )
+    sent = route.calls.last.request
+    assert sent.headers["authorization"] == "Basic " + base64.b64encode(b"bot@x:api-token").decode()
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["user-agent"] == "ticket-bridge/test"
+    assert sent.url.params["fields"] == "status,issuetype"
+    assert json.loads(sent.content) == {"transition": {"id": "31"}, "note": "Zpět"}
+
+
+@respx.mock
+async def test_a_token_without_user_is_sent_as_bearer():
+    route = respx.get("https://jira.test/rest/api/2/myself").mock(
+        return_value=httpx.Response(200, json={"name": "bridge"})
+    )
+    response = await RestClient(BASE, token="pat-123").request("GET", "/rest/api/2/myself")
+    assert response.json() == {"name": "bridge"}
+    assert route.calls.last.request.headers["authorization"] == "Bearer pat-123"
+    assert "content-type" not in route.calls.last.request.headers
+
+
+@respx.mock
+async def test_a_redirect_is_refused_with_a_hint_at_the_base_url():
+    respx.get("https://jira.test/rest/api/3/myself").mock(
+        return_value=httpx.Response(301, headers={"Location": "https://acme.atlassian.net/rest/api/3/myself"})
+    )
+    client = RestClient(BASE, user="bot@x", token="api-token")
+    with pytest.raises(TrackerRejected) as caught:
+        await send(client, "GET", "/rest/api/3/myself", ONCE)
+    assert "redirected to https://acme.atlassian.net" in str(caught.value)
+    assert "base URL" in str(caught.value)
+
+
+@respx.mock
+async def test_errors_never_carry_the_credentials():
+    respx.get("https://jira.test/rest/api/3/myself").mock(side_effect=httpx.ConnectError("refused"))
+    respx.get("https://jira.test/rest/api/3/issue/X-1").mock(
+        return_value=httpx.Response(401, json={"errorMessages": ["Unauthorized"]})
+    )
+    client = RestClient(BASE, user="bot@x", token="api-token-secret")
+    texts = []
+    for path, error in (("/rest/api/3/myself", TrackerUnavailable), ("/rest/api/3/issue/X-1", TrackerRejected)):
+        with pytest.raises(error) as caught:
+            await send(client, "GET", path, ONCE)
+        texts.append(str(caught.value))
+    assert "401 Unauthorized" in texts[1]
+    encoded = base64.b64encode(b"bot@x:api-token-secret").decode()
+    assert not any("api-token-secret" in t or encoded in t for t in texts)
