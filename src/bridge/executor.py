@@ -2,7 +2,8 @@
 
 Actions are recorded (with an idempotency key) before they are applied and marked `done`
 or `failed` after; applying a decision again skips what is already done, so a retried or
-replayed delivery never transitions or comments twice.
+replayed delivery never transitions or comments twice. The outcome of the last action sent
+is handed back, to be recorded in the same transaction that closes the delivery.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from dataclasses import asdict
 from typing import Any
 
 from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
-from bridge.store import DecisionRecord, PendingAction, Store
+from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
 from bridge.trackers.base import Tracker, TrackerError
 
 log = logging.getLogger(__name__)
+
+# The error text if an action failed, and the outcome not yet recorded.
+Applied = tuple[str | None, tuple[ActionOutcome, ...]]
 
 
 def plan(key_prefix: str, actions: tuple[Action, ...]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -61,8 +65,8 @@ class Executor:
 
     async def execute(
         self, delivery_id: int | None, key_prefix: str, event: Event, decision: Decision
-    ) -> str | None:
-        """Record the decision and apply its actions; the error text if one failed."""
+    ) -> Applied:
+        """Record the decision and apply its actions."""
         record = record_of(event, decision, self.dry_run)
         pending = await asyncio.to_thread(
             self.store.record_decision, delivery_id, record, plan(key_prefix, decision.actions)
@@ -70,20 +74,27 @@ class Executor:
         if self.dry_run:
             for action in decision.actions:
                 log.info("dry run, not sent: %s", describe(action))
-            return None
+            return None, ()
         return await self.apply(pending)
 
-    async def apply(self, pending: list[PendingAction]) -> str | None:
+    async def apply(self, pending: list[PendingAction]) -> Applied:
+        """Send the actions in order, stopping at the first failure. Each outcome is recorded
+        before the next action is sent; the last one is handed back."""
+        last: ActionOutcome | None = None
         for action in pending:
+            if last is not None:
+                await asyncio.to_thread(
+                    self.store.set_action_outcome, last.action_id, last.outcome, last.error
+                )
             try:
                 await self._send(action)
             except TrackerError as exc:
                 log.warning("action %s on %s failed: %s", action.kind, action.ticket, exc)
-                await asyncio.to_thread(self.store.set_action_outcome, action.id, "failed", str(exc))
-                return f"{action.kind} on {action.ticket} failed: {exc}"
-            await asyncio.to_thread(self.store.set_action_outcome, action.id, "done")
+                failed = ActionOutcome(action.id, "failed", str(exc))
+                return f"{action.kind} on {action.ticket} failed: {exc}", (failed,)
+            last = ActionOutcome(action.id, "done")
             log.info("applied %s on %s", action.kind, action.ticket)
-        return None
+        return None, (last,) if last is not None else ()
 
     async def _send(self, action: PendingAction) -> None:
         payload = action.payload

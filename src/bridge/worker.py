@@ -14,14 +14,13 @@ from dataclasses import replace
 
 from bridge.engine import Actor, Decision, Event, Need, Role, Verdict, decide
 from bridge.executor import Executor, record_of
-from bridge.store import DEAD, DONE, Claimed, DecisionRecord, Store
+from bridge.store import DEAD, DONE, Claimed, Finished, Store
 from bridge.trackers.base import MalformedDelivery, Tracker, TrackerError
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
 log = logging.getLogger(__name__)
 
-Result = tuple[int, DecisionRecord | None, str, str | None]
 MAX_ROUNDS = 3
 UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
 SETTLED = frozenset({Verdict.IGNORED, Verdict.ALLOWED})
@@ -121,12 +120,12 @@ class Worker:
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
             return 0
-        settled: list[Result] = []
+        settled: list[Finished] = []
         for item in claimed:
             try:
                 event: Event | str = self.tracker.parse(item.body)
             except MalformedDelivery as exc:
-                settled.append((item.id, None, DEAD, f"malformed delivery: {exc}"))
+                settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
                 continue
             result = await self._settle(item, event)
             if result is None:
@@ -138,7 +137,7 @@ class Worker:
             await self.drain()
         return len(claimed)
 
-    async def _settle(self, item: Claimed, event: Event) -> Result | None:
+    async def _settle(self, item: Claimed, event: Event) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
         if item.attempts > 1 or event.ticket in self._tails:
@@ -152,7 +151,7 @@ class Worker:
             return None
         if decision.actions or decision.verdict is Verdict.NEEDS:
             return None
-        return (item.id, record_of(event, decision, self.executor.dry_run), DONE, None)
+        return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
 
     def _spawn(self, item: Claimed, event: Event) -> None:
         ticket = event.ticket
@@ -182,27 +181,27 @@ class Worker:
             log.exception("could not record the end of delivery %s", item.id)
 
     # -- one delivery --------------------------------------------------------------------------
-    async def handle(self, item: Claimed, event: Event) -> Result:
+    async def handle(self, item: Claimed, event: Event) -> Finished:
         """Judge and act on one delivery (or finish what an earlier attempt began)."""
         key = f"{item.tracker}:{item.delivery_key}"
         try:
             if item.attempts > 1:
                 resumed = await asyncio.to_thread(self.store.unfinished_actions, item.id)
                 if resumed is not None:  # decided before: finish what that decision began
-                    error = await self.executor.apply(resumed)
-                    return (item.id, None, DEAD if error else DONE, error)
+                    error, outcomes = await self.executor.apply(resumed)
+                    return Finished(item.id, DEAD if error else DONE, None, error, outcomes)
             workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
             event, decision = await self.judge(event, workflow)
             if not decision.actions:
-                return (item.id, record_of(event, decision, self.executor.dry_run), DONE, None)
-            error = await self.executor.execute(item.id, key, event, decision)
-            return (item.id, None, DEAD if error else DONE, error)
+                return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
+            error, outcomes = await self.executor.execute(item.id, key, event, decision)
+            return Finished(item.id, DEAD if error else DONE, None, error, outcomes)
         except TrackerError as exc:
             log.warning("delivery %s dead-lettered: %s", item.id, exc)
-            return (item.id, None, DEAD, str(exc))
+            return Finished(item.id, DEAD, error=str(exc))
         except Exception as exc:  # a bug must not stop the worker nor lose the delivery
             log.exception("delivery %s failed", item.id)
-            return (item.id, None, DEAD, f"internal error: {type(exc).__name__}: {exc}")
+            return Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}")
 
     async def judge(self, event: Event, workflow: Workflow | None) -> tuple[Event, Decision]:
         """Decide, fetching from the tracker only what the core asks for.

@@ -14,7 +14,9 @@ from bridge.store import (
     PENDING,
     PROCESSING,
     REJECTED,
+    ActionOutcome,
     DecisionRecord,
+    Finished,
     Incoming,
     InboxWriter,
     Store,
@@ -87,7 +89,7 @@ async def test_claim_finish_and_replay(store):
     assert [c.delivery_key for c in first] == ["k0", "k1", "k2"] and all(c.attempts == 1 for c in first)
     assert [c.delivery_key for c in store.claim(10)] == ["k3", "k4"]
     assert store.claim(10) == []
-    store.finish_many([(first[0].id, RECORD, DONE, None), (first[1].id, None, DEAD, "Jira down")])
+    store.finish_many([Finished(first[0].id, DONE, RECORD), Finished(first[1].id, DEAD, error="Jira down")])
     assert store.counts()[DEAD] == 1 and store.counts()[DONE] == 1
     (dead,) = store.list_deliveries(DEAD)
     assert dead["last_error"] == "Jira down"
@@ -131,6 +133,24 @@ async def test_actions_recorded_before_applied_and_resumable(store):
     assert [a.kind for a in left] == ["comment"]
     (decision,) = store.list_decisions("SRV-1")
     assert [a["outcome"] for a in decision["actions"]] == ["done", "failed"]
+    assert decision["actions"][1]["error"] == "503"
+
+
+async def test_the_last_outcome_is_recorded_with_the_end_of_the_delivery(store):
+    await put_all(store, [incoming("last")])
+    (claimed,) = store.claim(1)
+    planned = [
+        ("jira:last:0:transition", "transition", "SRV-1", {"transition_id": "31"}),
+        ("jira:last:1:comment", "comment", "SRV-1", {"body": "b", "public": True}),
+    ]
+    transition, comment = store.record_decision(claimed.id, RECORD, planned)
+    assert (transition.kind, comment.kind) == ("transition", "comment")
+    store.set_action_outcome(transition.id, "done")
+    store.finish_many([Finished(claimed.id, DONE, outcomes=(ActionOutcome(comment.id, "done"),))])
+    assert store.unfinished_actions(claimed.id) == []
+    (decision,) = store.list_decisions("SRV-1")
+    assert [a["outcome"] for a in decision["actions"]] == ["done", "done"]
+    assert store.list_deliveries(DONE)[0]["id"] == claimed.id
 
 
 async def test_dry_run_actions_are_listed_not_pending(store):

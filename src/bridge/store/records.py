@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 
 from bridge.store.db import begin_write
 from bridge.store.tables import actions, decisions, deliveries
@@ -61,6 +61,41 @@ class PendingAction:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    action_id: int
+    outcome: str  # done | failed
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """How a delivery ended: its final state, the decision to record when no action was
+    taken (one with actions is recorded before they are applied), the error of a dead
+    delivery, and action outcomes not yet recorded."""
+
+    delivery_id: int
+    state: str
+    decision: DecisionRecord | None = None
+    error: str | None = None
+    outcomes: tuple[ActionOutcome, ...] = ()
+
+
+# The write statements are built once: building one per call costs more than running it.
+_INSERT_DECISION = insert(decisions).returning(decisions.c.id)
+_INSERT_ACTIONS = insert(actions).returning(actions.c.id, sort_by_parameter_order=True)
+_SET_OUTCOME = (
+    update(actions)
+    .where(actions.c.id == bindparam("action_id"))
+    .values(outcome=bindparam("outcome"), error=bindparam("error"), updated_at=bindparam("at"))
+)
+_FINISH = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"))
+    .values(state=bindparam("state"), finished_at=bindparam("at"), last_error=bindparam("error"))
+)
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -104,38 +139,31 @@ class Store:
                 update(deliveries).where(deliveries.c.state == PROCESSING).values(state=PENDING)
             ).rowcount
 
-    def finish_many(self, results: list[tuple[int, DecisionRecord | None, str, str | None]]) -> None:
-        """Record decisions that took no action and close their deliveries, in one transaction.
-
-        Each result is (delivery id, decision or None, final state, error).
-        """
+    def finish_many(self, results: list[Finished]) -> None:
+        """Close deliveries, with their decisions and last action outcomes, in one transaction."""
         if not results:
             return
         now = _now()
+        decided = [
+            {"delivery_id": r.delivery_id, "created_at": now, **r.decision.__dict__}
+            for r in results
+            if r.decision is not None
+        ]
+        outcomes = [
+            {"action_id": o.action_id, "outcome": o.outcome, "error": o.error, "at": now}
+            for r in results
+            for o in r.outcomes
+        ]
+        finished = [
+            {"delivery_id": r.delivery_id, "state": r.state, "error": r.error, "at": now}
+            for r in results
+        ]
         with begin_write(self.engine) as conn:
-            rows = [
-                {"delivery_id": did, "created_at": now, **rec.__dict__}
-                for did, rec, _, _ in results
-                if rec is not None
-            ]
-            if rows:
-                conn.execute(insert(decisions), rows)
-            for state in {state for _, _, state, _ in results}:
-                same = [(did, err) for did, _, s, err in results if s == state]
-                errorless = [did for did, err in same if err is None]
-                if errorless:
-                    conn.execute(
-                        update(deliveries)
-                        .where(deliveries.c.id.in_(errorless))
-                        .values(state=state, finished_at=now, last_error=None)
-                    )
-                for did, err in same:
-                    if err is not None:
-                        conn.execute(
-                            update(deliveries)
-                            .where(deliveries.c.id == did)
-                            .values(state=state, finished_at=now, last_error=err)
-                        )
+            if decided:
+                conn.execute(insert(decisions), decided)
+            if outcomes:
+                conn.execute(_SET_OUTCOME, outcomes)
+            conn.execute(_FINISH, finished)
 
     def record_decision(
         self,
@@ -152,27 +180,29 @@ class Store:
         outcome = "dry_run" if record.dry_run else "pending"
         with begin_write(self.engine) as conn:
             decision_id = conn.execute(
-                insert(decisions)
-                .values(delivery_id=delivery_id, created_at=now, **record.__dict__)
-                .returning(decisions.c.id)
+                _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": now, **record.__dict__}
             ).scalar_one()
-            pending = []
-            for key, kind, ticket, payload in planned:
-                action_id = conn.execute(
-                    insert(actions)
-                    .values(
-                        decision_id=decision_id,
-                        idempotency_key=key,
-                        kind=kind,
-                        ticket=ticket,
-                        payload=payload,
-                        outcome=outcome,
-                        updated_at=now,
-                    )
-                    .returning(actions.c.id)
-                ).scalar_one()
-                pending.append(PendingAction(action_id, kind, ticket, payload))
-        return pending if not record.dry_run else []
+            ids = conn.execute(
+                _INSERT_ACTIONS,
+                [
+                    {
+                        "decision_id": decision_id,
+                        "idempotency_key": key,
+                        "kind": kind,
+                        "ticket": ticket,
+                        "payload": payload,
+                        "outcome": outcome,
+                        "updated_at": now,
+                    }
+                    for key, kind, ticket, payload in planned
+                ],
+            ).scalars().all() if planned else []
+        if record.dry_run:
+            return []
+        return [
+            PendingAction(action_id, kind, ticket, payload)
+            for action_id, (_, kind, ticket, payload) in zip(ids, planned, strict=True)
+        ]
 
     def unfinished_actions(self, delivery_id: int) -> list[PendingAction] | None:
         """Actions of an earlier attempt at this delivery not yet applied; None when the
@@ -197,17 +227,8 @@ class Store:
     def set_action_outcome(self, action_id: int, outcome: str, error: str | None = None) -> None:
         with begin_write(self.engine) as conn:
             conn.execute(
-                update(actions)
-                .where(actions.c.id == action_id)
-                .values(outcome=outcome, error=error, updated_at=_now())
-            )
-
-    def finish(self, delivery_id: int, state: str, error: str | None = None) -> None:
-        with begin_write(self.engine) as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(state=state, finished_at=_now(), last_error=error)
+                _SET_OUTCOME,
+                {"action_id": action_id, "outcome": outcome, "error": error, "at": _now()},
             )
 
     # -- operations ------------------------------------------------------------------------
