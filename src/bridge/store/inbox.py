@@ -73,11 +73,8 @@ class InboxWriter:
         # Plain SQL through the driver: this runs for every delivery, on the hot path.
         self._sqlite = engine.dialect.name == "sqlite"
         mark = "?" if self._sqlite else "%s"
-        self._sql = (
-            "INSERT INTO deliveries (tracker, delivery_key, received_at, headers, body, state,"
-            f" attempts, last_error) VALUES ({', '.join([mark] * 8)})"
-            " ON CONFLICT (tracker, delivery_key) DO NOTHING"
-        )
+        self._row_marks = f"({', '.join([mark] * 8)})"
+        self._sql: dict[int, str] = {}  # statement by number of rows
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
@@ -183,7 +180,7 @@ class InboxWriter:
         try:
             with write_lock(self._engine):
                 cursor = conn.cursor()
-                cursor.executemany(self._sql, rows)
+                cursor.execute(self._insert_sql(len(rows)), [v for row in rows for v in row])
                 cursor.close()
                 conn.commit()
         except Exception:
@@ -193,6 +190,19 @@ class InboxWriter:
             with contextlib.suppress(Exception):
                 conn.close()
             raise
+
+
+    def _insert_sql(self, n: int) -> str:
+        """One INSERT for the whole batch: the driver lets go of the GIL once per statement,
+        and each time it wants it back it may wait for the event loop's next switch."""
+        sql = self._sql.get(n)
+        if sql is None:
+            sql = self._sql[n] = (
+                "INSERT INTO deliveries (tracker, delivery_key, received_at, headers, body, state,"
+                f" attempts, last_error) VALUES {', '.join([self._row_marks] * n)}"
+                " ON CONFLICT (tracker, delivery_key) DO NOTHING"
+            )
+        return sql
 
 
 def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
