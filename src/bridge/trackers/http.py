@@ -29,8 +29,8 @@ class RestClient:
 
     Requests are built here and handed straight to the transport. A tracker's API needs no
     cookies, redirects or per-call auth flow, and leaving out `httpx.AsyncClient`'s handling
-    of them halves the CPU a call costs (see bench/README.md, "What the figures taught"). The credentials live in the
-    headers only, never in a URL, so no error text can carry them.
+    of them halves the CPU a call costs (bench/README.md, "What the figures taught"). The
+    credentials live in the headers only, never in a URL, so no error text can carry them.
     """
 
     def __init__(
