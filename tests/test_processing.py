@@ -308,3 +308,29 @@ async def test_data_center_customer_known_by_group_gets_a_plain_comment(tmp_path
         assert ("POST", "/rest/api/2/issue/SRV-412/transitions") not in h.rest_calls()
     finally:
         h.services.inbox.stop()
+
+
+async def test_two_quick_customer_moves_are_judged_as_one_way(harness):
+    """Na klientovi → Ke schválení (forbidden) → Schváleno (allowed from there): by the time the
+    first is judged the ticket has moved on, so the second is judged as Na klientovi → Schváleno
+    and the ticket goes back to Na klientovi: approving needs the agents' Ke schválení first."""
+    customer = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+    issue(harness.standin, "SRV-5", "Na klientovi",
+          transitions={**SERVIS, "Schváleno": [{"id": "91", "name": "Zpět na klienta", "to": "Na klientovi"}],
+                       "Na klientovi": [{"id": "23", "name": "Ke schválení", "to": "Ke schválení"}]})
+    ticket = harness.standin.issues["SRV-5"]
+    base = "http://jira.test"
+    first = harness.standin.move(ticket, "Ke schválení", by=customer, base=base)
+    second = harness.standin.move(ticket, "Schváleno", by=customer, base=base)
+    await harness.deliver(first)
+    await harness.deliver(second)
+    await harness.process()
+
+    assert harness.standin.issues["SRV-5"].status == "Na klientovi"
+    decisions = harness.decisions("SRV-5")[::-1]
+    assert [(d["verdict"], d["chain_from"]) for d in decisions] == [
+        ("stale", None), ("reverted", "Na klientovi"), ("ignored", None)  # the last: the bridge's echo
+    ]
+    assert "Na klientovi → Ke schválení → Schváleno" in decisions[1]["reason"]
+    (comment,) = harness.standin.issue_state(ticket)["comments"]
+    assert "Na klientovi → Schváleno" in json.dumps(comment["body"], ensure_ascii=False)

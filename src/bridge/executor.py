@@ -54,6 +54,7 @@ def record_of(event: Event, decision: Decision, dry_run: bool) -> DecisionRecord
         rule=decision.rule,
         reason=decision.reason,
         dry_run=dry_run,
+        chain_from=decision.chain_from,
     )
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from bridge.engine import Actor, Decision, Event, Need, Role, Verdict, decide
+from bridge.engine import Actor, Chain, Decision, Event, Need, Role, Verdict, decide
 from bridge.executor import Executor, record_of
 from bridge.store import DEAD, DONE, Claimed, Finished, Store
 from bridge.trackers.base import MalformedDelivery, Tracker, TrackerError
@@ -21,7 +21,7 @@ from bridge.workflows.model import Workflow
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 3
+MAX_ROUNDS = 4
 UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
 SETTLED = frozenset({Verdict.IGNORED, Verdict.ALLOWED})
 
@@ -214,10 +214,15 @@ class Worker:
             if await self.tracker.own_change(event.actor):
                 event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
                 decision = decide(event, workflow)
-        ticket = None
+        ticket = chain = None
         for _ in range(MAX_ROUNDS):
             if decision.verdict is not Verdict.NEEDS:
                 return event, decision
+            if Need.CHAIN in decision.needs:
+                origin, reached = await asyncio.to_thread(
+                    self.store.customer_chain, event.tracker, event.ticket
+                )
+                chain = Chain(origin, reached)
             if Need.ROLE in decision.needs:
                 role = await self.tracker.role_of(event.actor)
                 if role is Role.UNKNOWN:
@@ -226,7 +231,7 @@ class Worker:
             if Need.TICKET in decision.needs:
                 fields = sorted(workflow.required_fields()) if workflow else []
                 ticket = await self.tracker.get_ticket(event, fields)
-            decision = decide(event, workflow, ticket)
+            decision = decide(event, workflow, ticket, chain)
         raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bridge.engine import (
+    NO_CHAIN,
     Actor,
+    Chain,
     CommentAction,
     Event,
     Kind,
@@ -15,8 +17,8 @@ from bridge.engine import (
     Transition,
     TransitionAction,
     Verdict,
-    decide,
 )
+from bridge.engine import decide as core_decide
 from bridge.workflows.model import Workflow
 
 WORKFLOW = Workflow.model_validate(
@@ -67,6 +69,11 @@ def move(frm: str, to: str, actor: Actor = CUSTOMER, comment: str | None = None)
 
 def ticket(status: str, *transitions: Transition, **fields: object) -> Ticket:
     return Ticket("SRV-1", status, dict(fields), tuple(transitions))
+
+
+def decide(event: Event, workflow: Workflow | None, ticket: Ticket | None = None, chain: Chain | None = NO_CHAIN):
+    """The core, with no earlier customer moves let stand unless a test says so."""
+    return core_decide(event, workflow, ticket, chain)
 
 
 def test_no_workflow_is_ignored_without_facts():
@@ -196,3 +203,59 @@ def test_judging_without_a_tracker_names_the_target_status():
     d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, Ticket("SRV-1", "Hotovo", {}, None))
     assert d.verdict is Verdict.REVERTED
     assert d.actions[0] == TransitionAction("SRV-1", None, "Na klientovi")
+
+
+# -- a customer's quick moves: the first is stale when judged, the second continues it --------
+STALE_FIRST = Chain(origin="Na klientovi", reached="Hotovo")
+
+
+def test_customer_moves_first_ask_for_the_customers_stale_moves():
+    d = core_decide(move("Na klientovi", "Vráceno klientem"), WORKFLOW)
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.CHAIN}
+    agent = core_decide(move("Realizace", "Na klientovi", AGENT), WORKFLOW)
+    assert agent.verdict is Verdict.ALLOWED  # agents have no such chain to look up
+
+
+def test_an_allowed_move_continuing_a_forbidden_one_is_judged_as_the_whole_way():
+    # Ke schválení → Realizace (forbidden, stale) then Realizace → Zrušeno (allowed with a reason)
+    # is Ke schválení → Zrušeno, which customers may not do
+    chain = Chain(origin="Ke schválení", reached="Realizace")
+    back = Transition("77", "Zpět ke schválení", "Ke schválení")
+    d = decide(move("Realizace", "Zrušeno", comment="nechci"), WORKFLOW, ticket("Zrušeno", back), chain)
+    assert d.verdict is Verdict.REVERTED and d.chain_from == "Ke schválení"
+    transition, comment = d.actions
+    assert transition == TransitionAction("SRV-1", "77", "Ke schválení")
+    assert comment.public and "Ke schválení" in comment.body
+    assert "Ke schválení → Realizace → Zrušeno" in d.reason
+
+
+def test_the_whole_way_asks_for_the_ticket_before_reverting():
+    d = decide(move("Hotovo", "Realizace"), WORKFLOW, None, Chain("Ke schválení", "Hotovo"))
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.TICKET}
+
+
+def test_a_chain_whose_whole_way_is_allowed_stands():
+    # Na klientovi → Hotovo (forbidden, stale) then Hotovo → Vráceno klientem: the customer returned it
+    d = decide(move("Hotovo", "Vráceno klientem"), WORKFLOW, None, STALE_FIRST)
+    assert d.verdict is Verdict.ALLOWED and d.chain_from == "Na klientovi" and not d.actions
+
+
+def test_a_chain_back_to_where_it_began_stands():
+    d = decide(move("Hotovo", "Na klientovi"), WORKFLOW, None, STALE_FIRST)
+    assert (d.verdict, d.rule) == (Verdict.ALLOWED, "chain-undone")
+
+
+def test_a_stale_chain_is_stale_again_and_keeps_its_origin():
+    d = decide(move("Hotovo", "Schváleno"), WORKFLOW, ticket("Realizace", BACK), STALE_FIRST)
+    assert d.verdict is Verdict.STALE and d.chain_from == "Na klientovi"
+
+
+def test_moves_that_do_not_continue_the_chain_are_judged_alone():
+    d = decide(move("Ke schválení", "Schváleno"), WORKFLOW, None, STALE_FIRST)
+    assert d.verdict is Verdict.ALLOWED and d.chain_from is None
+
+
+def test_an_unknown_actor_continuing_a_chain_is_asked_about():
+    unknown = Actor("jnovakova", None, Role.UNKNOWN)
+    d = core_decide(move("Hotovo", "Vráceno klientem", unknown), WORKFLOW, None, STALE_FIRST)
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.ROLE}

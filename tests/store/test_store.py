@@ -184,3 +184,24 @@ async def test_acknowledged_deliveries_commit_with_full_sync_on_sqlite(tmp_path)
         with engine.connect() as conn:  # bookkeeping: durable with the next inbox commit
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     engine.dispose()
+
+
+async def test_customer_chain_is_the_latest_status_change_when_a_customer_left_it_stale(store):
+    await put_all(store, [incoming(f"ch{i}") for i in range(4)])
+    ids = [c.id for c in store.claim(4)]
+
+    def record(i: int, **kw: object) -> None:
+        fields = {**RECORD.__dict__, "ticket": "SRV-9", **kw}
+        store.finish_many([Finished(ids[i], DONE, DecisionRecord(**fields))])
+
+    assert store.customer_chain("jira", "SRV-9") == (None, None)
+    record(0, verdict="stale", rule="stale", actor_role="customer", from_status="Na klientovi", to_status="Hotovo")
+    assert store.customer_chain("jira", "SRV-9") == ("Na klientovi", "Hotovo")
+    record(1, verdict="ignored", rule="no-rule", from_status=None, to_status=None)  # a comment meanwhile
+    assert store.customer_chain("jira", "SRV-9") == ("Na klientovi", "Hotovo")
+    assert store.customer_chain("jira", "SRV-10") == (None, None)
+    record(2, verdict="stale", rule="stale", actor_role="customer", from_status="Hotovo",
+           to_status="Schváleno", chain_from="Na klientovi")
+    assert store.customer_chain("jira", "SRV-9") == ("Na klientovi", "Schváleno")
+    record(3, verdict="ignored", rule="own-change", actor_role="bridge", from_status="Schváleno", to_status="Na klientovi")
+    assert store.customer_chain("jira", "SRV-9") == (None, None)

@@ -1,19 +1,23 @@
 """The decision core: an event, what is known of the ticket now, a workflow → a decision.
 
 `decide` is pure. It decides on what it is given and, where that is not enough, answers
-`Verdict.NEEDS` naming what it lacks (the ticket as it is now, the actor's role). The worker
-fetches exactly that and asks again, so events that cannot lead to an action never cost a
-tracker call.
+`Verdict.NEEDS` naming what it lacks (the ticket as it is now, the actor's role, the
+customer's earlier moves that were let stand). The worker fetches exactly that and asks
+again, so events that cannot lead to an action never cost a tracker call.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bridge.engine.model import (
     Action,
+    Chain,
     CommentAction,
     Decision,
     Event,
     Kind,
+    NO_CHAIN,
     Need,
     Role,
     Ticket,
@@ -28,7 +32,10 @@ def decide(
     event: Event,
     workflow: Workflow | None,
     ticket: Ticket | None = None,
+    chain: Chain | None = None,
 ) -> Decision:
+    """`chain`: the customer's earlier moves on this ticket that were let stand because they
+    were stale when judged (`NO_CHAIN` when there are none; None when not yet looked up)."""
     if workflow is None:
         return Decision(Verdict.IGNORED, "no-workflow", "no workflow governs this ticket type")
     name = workflow.name
@@ -48,6 +55,14 @@ def decide(
             name,
         )
 
+    if event.actor.role in (Role.CUSTOMER, Role.UNKNOWN):
+        if chain is None:
+            return _needs(name, Need.CHAIN)
+        if _continues(chain, event):
+            if event.actor.role is Role.UNKNOWN:
+                return _needs(name, Need.ROLE)
+            return _judge_chain(event, workflow, ticket, chain)
+
     requires = workflow.entry_requirements(dst)
     if event.actor.role is Role.UNKNOWN:
         move = workflow.customer_move(src, dst)
@@ -63,6 +78,35 @@ def decide(
     if not requires:
         return Decision(Verdict.ALLOWED, "allowed", _move_text(event), name)
     return _check_requirements(event, workflow, ticket, requires)
+
+
+def _continues(chain: Chain, event: Event) -> bool:
+    """Whether this customer move starts where the customer's stale moves ended."""
+    return (
+        chain.origin is not None
+        and chain.reached is not None
+        and chain.reached.casefold() == (event.from_status or "").casefold()
+    )
+
+
+def _judge_chain(
+    event: Event, workflow: Workflow, ticket: Ticket | None, chain: Chain
+) -> Decision:
+    """Judge the customer's whole way, from where their stale moves began to here."""
+    assert chain.origin is not None
+    way = f"customer moves {chain.origin} → {event.from_status} → {event.to_status}"
+    if chain.origin.casefold() == (event.to_status or "").casefold():
+        return Decision(
+            Verdict.ALLOWED,
+            "chain-undone",
+            f"{way}: back where they began",
+            workflow.name,
+            chain_from=chain.origin,
+        )
+    whole = decide(replace(event, from_status=chain.origin), workflow, ticket, NO_CHAIN)
+    if whole.verdict is Verdict.NEEDS:
+        return whole
+    return replace(whole, reason=f"{way}: {whole.reason}", chain_from=chain.origin)
 
 
 def _needs(workflow: str, *needs: Need) -> Decision:

@@ -77,6 +77,23 @@ class Verdict(str, enum.Enum):
 class Need(str, enum.Enum):
     TICKET = "ticket"
     ROLE = "role"
+    CHAIN = "chain"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Customer moves on this ticket that were let stand only because the ticket had moved
+    on before they were judged: they began in `origin` and reached `reached`.
+
+    A customer who clicks twice quickly (A → B → C) leaves the first move stale by the time
+    it is judged; the second is then judged as the whole way, A → C.
+    """
+
+    origin: str | None = None
+    reached: str | None = None
+
+
+NO_CHAIN = Chain()
 
 
 @dataclass(frozen=True)
@@ -106,3 +123,4 @@ class Decision:
     workflow: str | None = None
     actions: tuple[Action, ...] = ()
     needs: frozenset[Need] = frozenset()
+    chain_from: str | None = None  # where the customer's chain of moves judged here began

@@ -51,6 +51,7 @@ class DecisionRecord:
     rule: str
     reason: str
     dry_run: bool
+    chain_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,22 @@ _SET_OUTCOME = (
     update(actions)
     .where(actions.c.id == bindparam("action_id"))
     .values(outcome=bindparam("outcome"), error=bindparam("error"), updated_at=bindparam("at"))
+)
+_LATEST_STATUS_DECISION = (
+    select(
+        decisions.c.verdict,
+        decisions.c.actor_role,
+        decisions.c.from_status,
+        decisions.c.to_status,
+        decisions.c.chain_from,
+    )
+    .where(
+        decisions.c.ticket == bindparam("ticket"),
+        decisions.c.tracker == bindparam("tracker"),
+        decisions.c.to_status.is_not(None),
+    )
+    .order_by(decisions.c.id.desc())
+    .limit(1)
 )
 _FINISH = (
     update(deliveries)
@@ -203,6 +220,15 @@ class Store:
             PendingAction(action_id, kind, ticket, payload)
             for action_id, (_, kind, ticket, payload) in zip(ids, planned, strict=True)
         ]
+
+    def customer_chain(self, tracker: str, ticket: str) -> tuple[str | None, str | None]:
+        """(origin, reached) of the customer's moves on this ticket that were let stand as
+        stale, when the ticket's latest status change is one of them; else (None, None)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_LATEST_STATUS_DECISION, {"tracker": tracker, "ticket": ticket}).first()
+        if row is None or row.verdict != "stale" or row.actor_role != "customer":
+            return None, None
+        return row.chain_from or row.from_status, row.to_status
 
     def unfinished_actions(self, delivery_id: int) -> list[PendingAction] | None:
         """Actions of an earlier attempt at this delivery not yet applied; None when the

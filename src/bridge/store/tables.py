@@ -56,6 +56,8 @@ decisions = Table(
     Column("actor_role", String(16)),
     Column("from_status", String(255)),
     Column("to_status", String(255)),
+    # a customer's quick moves judged as one way: the status the first of them left
+    Column("chain_from", String(255)),
     Column("workflow", String(128)),
     Column("verdict", String(32), nullable=False, index=True),
     Column("rule", String(64), nullable=False),
