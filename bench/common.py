@@ -192,6 +192,15 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def add_run_options(parser: Any) -> None:
+    """The options every part takes: log level, keeping the work dir, JSON, extra settings."""
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
+    parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    parser.add_argument("--bridge-env", action="append", default=[], metavar="BRIDGE_X=VALUE",
+                        help="extra setting for the bridge (experiments; repeatable)")
+
+
 def env_pairs(parser: Any, pairs: list[str]) -> dict[str, str]:
     """`BRIDGE_X=value` options as a dict (argparse error otherwise)."""
     found = {}

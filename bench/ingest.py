@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    add_run_options,
     finish_run,
     FIXTURES, HOST, PYTHON, ROOT, BenchError, Child, CpuWatch, env_pairs, free_port, http_ok,
     loadavg, log, on_termination, our_pids, sign, start_bridge, wait_until,
@@ -219,11 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
-    parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
-    parser.add_argument("--bridge-env", action="append", default=[], metavar="BRIDGE_X=VALUE",
-                        help="extra setting for the bridge (experiments; repeatable)")
+    add_run_options(parser)
     args = parser.parse_args(argv)
     on_termination()
     results = run(seconds=args.duration, warmup=args.warmup, connections=args.connections,

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from bench.common import (
+    add_run_options,
     finish_run,
     HOST, JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, Child, CpuWatch, env_pairs, free_port,
     log, on_termination, our_pids, percentile, read_line, start_bridge, wait_until,
@@ -284,11 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--settle", type=float, default=30,
                         help="seconds to wait for reverts after the last delivery")
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
-    parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
-    parser.add_argument("--bridge-env", action="append", default=[], metavar="BRIDGE_X=VALUE",
-                        help="extra setting for the bridge (experiments; repeatable)")
+    add_run_options(parser)
     args = parser.parse_args(argv)
     on_termination()
     results = run(rate=args.rate, seconds=args.duration, settle=args.settle,
