@@ -82,6 +82,7 @@ class Executor:
         """Send the actions in order, stopping at the first failure. Each outcome is recorded
         before the next action is sent; the last one is handed back."""
         last: ActionOutcome | None = None
+        sent: list[str] = []
         for action in pending:
             if last is not None:
                 await asyncio.to_thread(
@@ -94,7 +95,9 @@ class Executor:
                 failed = ActionOutcome(action.id, "failed", str(exc))
                 return f"{action.kind} on {action.ticket} failed: {exc}", (failed,)
             last = ActionOutcome(action.id, "done")
-            log.info("applied %s on %s", action.kind, action.ticket)
+            sent.append(action.kind)
+        if sent:  # one line per delivery, not one per action
+            log.info("applied %s on %s", ", ".join(sent), pending[0].ticket)
         return None, (last,) if last is not None else ()
 
     async def _send(self, action: PendingAction) -> None:

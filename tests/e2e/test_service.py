@@ -35,7 +35,7 @@ def test_customers_forbidden_move_is_reverted_within_a_second(jira, bridge: Brid
     posts = [c for c in jira("GET", "/calls") if c["method"] == "POST"]
     assert [c["path"].rsplit("/", 1)[1] for c in posts] == ["transitions", "comment"]
     log = bridge.log.read_text()
-    assert "applied transition on SRV-412" in log
+    assert "applied transition, comment on SRV-412" in log
     assert "api-token" not in log and SECRET not in log
 
 
