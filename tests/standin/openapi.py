@@ -49,3 +49,8 @@ def resolve(method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
             if best is None or literal > best[0]:
                 best = (literal, template, params)
     return None if best is None else (version, best[1], best[2])
+
+
+def methods_of(path: str) -> list[str]:
+    """The methods Jira's OpenAPI offers on `path` (empty: no such path), for a 405's Allow."""
+    return [m for m in ("GET", "POST", "PUT", "DELETE", "PATCH") if resolve(m, path) is not None]

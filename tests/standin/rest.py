@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .adf import comment_problem
-from .openapi import resolve
+from .openapi import methods_of, resolve
 from .state import Issue, JiraStandin
 
 ISSUE_NOT_FOUND = ["Issue does not exist or you do not have permission to see it."]
@@ -156,6 +156,9 @@ async def answer(standin: JiraStandin, method: str, path: str, query: dict[str, 
         return status, body, {"WWW-Authenticate": 'Basic realm="protected-area"'}
     found = resolve(method, path)
     if found is None:
+        allowed = methods_of(path)
+        if allowed:
+            return 405, None, {"Allow": ", ".join(allowed)}
         return 404, {"message": f"null for uri: {base}{path}", "status-code": 404}, {}
     version, template, params = found
     handler = OPERATIONS.get((method, template))

@@ -68,10 +68,15 @@ async def transition(jira: httpx.AsyncClient, transition_id: str) -> httpx.Respo
 
 async def test_operations_missing_from_jiras_openapi_answer_404(jira: httpx.AsyncClient) -> None:
     assert (await jira.get("/rest/api/3/issue/SRV-412/revert")).status_code == 404
-    assert (await jira.delete("/rest/api/3/myself")).status_code == 404
     response = await jira.get("/rest/api/2/nonsense")
     assert response.json() == {"message": "null for uri: https://jira.test/rest/api/2/nonsense",
                                "status-code": 404}
+
+
+async def test_a_method_jira_lacks_on_a_real_path_answers_405(jira: httpx.AsyncClient) -> None:
+    response = await jira.delete("/rest/api/3/myself")
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
+    assert (await jira.put("/rest/api/3/issue/SRV-412/transitions")).headers["allow"] == "GET, POST"
 
 
 async def test_real_operations_the_standin_lacks_answer_501(jira: httpx.AsyncClient) -> None:
