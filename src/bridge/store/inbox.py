@@ -28,6 +28,8 @@ from bridge.store.records import PENDING
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# 8 values a row: 100 rows stay under 999 bound values, the limit of SQLite before 3.32
+ROWS_PER_STATEMENT = 100
 
 
 @dataclass(slots=True)
@@ -180,7 +182,9 @@ class InboxWriter:
         try:
             with write_lock(self._engine):
                 cursor = conn.cursor()
-                cursor.execute(self._insert_sql(len(rows)), [v for row in rows for v in row])
+                for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                    part = rows[start : start + ROWS_PER_STATEMENT]
+                    cursor.execute(self._insert_sql(len(part)), [v for row in part for v in row])
                 cursor.close()
                 conn.commit()
         except Exception:
