@@ -201,6 +201,19 @@ def add_run_options(parser: Any) -> None:
                         help="extra setting for the bridge (experiments; repeatable)")
 
 
+def run_part(parser: Any, argv: list[str] | None, run: Any, report: Any,
+             options: Any) -> None:
+    """A part's command line: parse, run with `options(args)` and the common run options,
+    print the report (and the JSON with --json)."""
+    args = parser.parse_args(argv)
+    on_termination()
+    results = run(**options(args), log_level=args.log_level, keep=args.keep,
+                  bridge_env=env_pairs(parser, args.bridge_env))
+    print(report(results))
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
 def env_pairs(parser: Any, pairs: list[str]) -> dict[str, str]:
     """`BRIDGE_X=value` options as a dict (argparse error otherwise)."""
     found = {}

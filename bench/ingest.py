@@ -24,9 +24,10 @@ from typing import Any
 
 from bench.common import (
     add_run_options,
+    run_part,
     finish_run,
-    FIXTURES, HOST, PYTHON, ROOT, BenchError, Child, CpuWatch, env_pairs, free_port, http_ok,
-    loadavg, log, on_termination, our_pids, sign, start_bridge, wait_until,
+    FIXTURES, HOST, PYTHON, ROOT, BenchError, Child, CpuWatch, free_port, http_ok,
+    loadavg, log, our_pids, sign, start_bridge, wait_until,
 )
 
 LUA = ROOT / "bench" / "wrk" / "post.lua"
@@ -221,14 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     add_run_options(parser)
-    args = parser.parse_args(argv)
-    on_termination()
-    results = run(seconds=args.duration, warmup=args.warmup, connections=args.connections,
-                  threads=args.threads, log_level=args.log_level, keep=args.keep,
-                  bridge_env=env_pairs(parser, args.bridge_env))
-    print(report(results))
-    if args.json:
-        print(json.dumps(results, indent=2))
+    run_part(parser, argv, run, report, lambda args: {
+        "seconds": args.duration, "warmup": args.warmup, "connections": args.connections,
+        "threads": args.threads})
 
 
 if __name__ == "__main__":

@@ -28,9 +28,10 @@ import httpx
 
 from bench.common import (
     add_run_options,
+    run_part,
     finish_run,
-    HOST, JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, Child, CpuWatch, env_pairs, free_port,
-    log, on_termination, our_pids, percentile, read_line, start_bridge, wait_until,
+    HOST, JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, Child, CpuWatch, free_port,
+    log, our_pids, percentile, read_line, start_bridge, wait_until,
 )
 
 TARGET_P99_MS = 250.0
@@ -286,14 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settle", type=float, default=30,
                         help="seconds to wait for reverts after the last delivery")
     add_run_options(parser)
-    args = parser.parse_args(argv)
-    on_termination()
-    results = run(rate=args.rate, seconds=args.duration, settle=args.settle,
-                  log_level=args.log_level, keep=args.keep,
-                  bridge_env=env_pairs(parser, args.bridge_env))
-    print(report(results))
-    if args.json:
-        print(json.dumps(results, indent=2))
+    run_part(parser, argv, run, report, lambda args: {
+        "rate": args.rate, "seconds": args.duration, "settle": args.settle})
 
 
 if __name__ == "__main__":
