@@ -225,50 +225,10 @@ async def test_no_way_back_alerts_agents_and_is_listed(harness):
     assert attention["ticket"] == "SRV-412"
 
 
-async def test_jira_down_dead_letters_then_replay_reverts(harness):
-    issue(harness.standin, "SRV-412", "Hotovo")
-    harness.standin.add_fault({"path_regex": "/issue/SRV-412$", "status": 503, "times": 2, "retry_after": 0})
-    await harness.deliver(forbidden())
-    await harness.process()
-    (dead,) = harness.services.store.list_deliveries("dead")
-    assert "503" in dead["last_error"]
-    assert harness.standin.issues["SRV-412"].status == "Hotovo"
-
-    api = harness.bridge
-    replay = f"/api/deliveries/{dead['id']}/replay"
-    assert (await api.post(replay)).status_code == 401
-    assert (await api.post(replay, headers={"Authorization": "Bearer wrong"})).status_code == 401
-    listed = await api.get("/api/deliveries", params={"state": "dead"}, headers=ADMIN)
-    assert [d["id"] for d in listed.json()] == [dead["id"]]
-    assert (await api.post(replay, headers=ADMIN)).json()["state"] == "pending"
-    await harness.process()
-    assert harness.standin.issues["SRV-412"].status == "Na klientovi"
-    found = (await api.get("/api/decisions", params={"ticket": "SRV-412"}, headers=ADMIN)).json()
-    assert "reverted" in [d["verdict"] for d in found]
-    assert (await api.post(replay, headers=ADMIN)).status_code == 200  # done may be replayed
-    assert (await api.post("/api/deliveries/99999/replay", headers=ADMIN)).status_code == 409
-
-
 async def test_api_is_off_without_an_admin_token(tmp_path):
     h = Harness(tmp_path, admin_token=None)
     r = await h.bridge.get("/api/decisions")
     assert r.status_code == 403 and "BRIDGE_ADMIN_TOKEN" in r.json()["detail"]
-
-
-async def test_failed_comment_is_resumed_on_replay_without_a_second_transition(harness):
-    issue(harness.standin, "SRV-412", "Hotovo")
-    harness.standin.add_fault({"path_regex": "/comment$", "status": 503, "times": 2})
-    await harness.deliver(forbidden())
-    await harness.process()
-    (dead,) = harness.services.store.list_deliveries("dead")
-    assert harness.standin.issues["SRV-412"].status == "Na klientovi"
-
-    assert harness.services.store.replay(dead["id"])
-    await harness.process()
-    assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
-    assert len(harness.standin.issues["SRV-412"].comments) == 1
-    reverted = [d for d in harness.decisions("SRV-412") if d["verdict"] == "reverted"]
-    assert len(reverted) == 1 and [a["outcome"] for a in reverted[0]["actions"]] == ["done", "done"]
 
 
 async def test_dry_run_reads_but_never_writes(tmp_path):

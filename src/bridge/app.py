@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,7 +29,7 @@ from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
 from bridge.web.api import include_routes
 from bridge.web.intake import WebhookIntake
-from bridge.worker import Worker
+from bridge.worker import RetryLater, Worker
 from bridge.workflows.registry import WorkflowRegistry
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,22 @@ class Services:
     client: RestClient | None
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        settings.tracker_attempts,
+        settings.tracker_backoff_seconds,
+        settings.tracker_backoff_max_seconds,
+    )
+
+
+def retry_later(settings: Settings) -> RetryLater:
+    return RetryLater(
+        horizon=timedelta(seconds=settings.tracker_retry_horizon_seconds),
+        first=timedelta(seconds=settings.tracker_retry_interval_seconds),
+        longest=timedelta(seconds=settings.tracker_retry_interval_max_seconds),
+    )
+
+
 def build_tracker(settings: Settings, client: RestClient | None) -> Tracker:
     if client is None:
         return OfflineTracker("jira", parse_body)
@@ -72,11 +89,7 @@ def build_tracker(settings: Settings, client: RestClient | None) -> Tracker:
         client,
         deployment=settings.jira_deployment,
         customer_groups=settings.customer_groups,
-        retry=RetryPolicy(
-            settings.tracker_attempts,
-            settings.tracker_backoff_seconds,
-            settings.tracker_backoff_max_seconds,
-        ),
+        retry=retry_policy(settings),
         group_cache_seconds=settings.group_cache_seconds,
     )
 
@@ -92,7 +105,7 @@ def create_app(
     registry = WorkflowRegistry(settings.workflows_dir)
     client = jira_client(settings, transport) if settings.tracker_configured else None
     tracker = build_tracker(settings, client)
-    executor = Executor(tracker, store, dry_run=settings.is_dry)
+    executor = Executor(tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings))
     inbox = InboxWriter(engine, sqlite_synchronous=settings.sqlite_synchronous)
     worker = Worker(
         store,
@@ -101,6 +114,7 @@ def create_app(
         lambda: registry.current,
         concurrency=settings.worker_concurrency,
         intake_rate=inbox.rate,
+        retry_later=retry_later(settings),
     )
     inbox.on_commit = worker.wake
     services = Services(settings, store, registry, inbox, worker, client)

@@ -119,7 +119,7 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -
 
 @deliveries_cli.command("list")
 def deliveries_list(
-    state: Annotated[str | None, typer.Option(help="pending, processing, done, dead or rejected.")] = None,
+    state: Annotated[str | None, typer.Option(help="pending, processing, retrying, done, dead or rejected.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with bodies.")] = False,
 ) -> None:

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     tracker_backoff_seconds: float = Field(0.5, ge=0, description="First retry wait; doubles.")
     tracker_backoff_max_seconds: float = Field(30.0, ge=0, description="Longest retry wait.")
     tracker_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one tracker call.")
+    tracker_retry_horizon_seconds: float = Field(
+        3600.0, ge=0, description="How long a delivery is retried while the tracker is down."
+    )
+    tracker_retry_interval_seconds: float = Field(
+        5.0, gt=0, description="First wait before a delivery is retried; grows with the outage."
+    )
+    tracker_retry_interval_max_seconds: float = Field(
+        60.0, gt=0, description="Longest wait between retries of a delivery."
+    )
     group_cache_seconds: float = Field(300.0, ge=0, description="Data Center group cache life.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,26 +1,40 @@
 """The one path every action takes to the tracker.
 
-Actions are recorded (with an idempotency key) before they are applied and marked `done`
-or `failed` after; applying a decision again skips what is already done, so a retried or
-replayed delivery never transitions or comments twice. The outcome of the last action sent
-is handed back, to be recorded in the same transaction that closes the delivery.
+Actions are recorded (with an idempotency key) before they are applied, and each outcome
+is recorded the moment it is known. A change whose answer never came — a timeout, a crash
+between sending and recording — may have been applied all the same, so before an action is
+sent again the tracker is asked: is the ticket already where the transition leads, is
+there a comment carrying the action's marker? What is done is not sent twice; a revert
+whose ticket a person has moved on since is skipped rather than undone.
+
+While the tracker is unavailable an action is retried within the retry policy; after that
+it stays `pending`, and the delivery is tried again later (see `Worker`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
-from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
-from bridge.trackers.base import Tracker, TrackerError
+from bridge.store import DecisionRecord, PendingAction, Store
+from bridge.trackers.base import Tracker, TrackerError, TrackerUnavailable
+from bridge.trackers.http import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-# The error text if an action failed, and the outcome not yet recorded.
-Applied = tuple[str | None, tuple[ActionOutcome, ...]]
+DONE, FAILED, PENDING, SKIPPED = "done", "failed", "pending", "skipped"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """How applying a decision's actions ended: all done (no error), or the error that
+    stopped them and whether trying again later can help (the tracker was unavailable)."""
+
+    error: str | None = None
+    retryable: bool = False
 
 
 def plan(key_prefix: str, actions: tuple[Action, ...]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -59,10 +73,13 @@ def record_of(event: Event, decision: Decision, dry_run: bool) -> DecisionRecord
 
 
 class Executor:
-    def __init__(self, tracker: Tracker, store: Store, *, dry_run: bool) -> None:
+    def __init__(
+        self, tracker: Tracker, store: Store, *, dry_run: bool, retry: RetryPolicy | None = None
+    ) -> None:
         self.tracker = tracker
         self.store = store
         self.dry_run = dry_run
+        self.retry = retry or RetryPolicy()
 
     async def execute(
         self, delivery_id: int | None, key_prefix: str, event: Event, decision: Decision
@@ -75,36 +92,77 @@ class Executor:
         if self.dry_run:
             for action in decision.actions:
                 log.info("dry run, not sent: %s", describe(action))
-            return None, ()
-        return await self.apply(pending)
+            return Applied()
+        return await self.apply(pending, resumed=False)
 
-    async def apply(self, pending: list[PendingAction]) -> Applied:
-        """Send the actions in order, stopping at the first failure. Each outcome is recorded
-        before the next action is sent; the last one is handed back."""
-        last: ActionOutcome | None = None
+    async def apply(self, pending: list[PendingAction], *, resumed: bool) -> Applied:
+        """Send one decision's actions in order, stopping at the first failure.
+
+        `resumed`: an earlier attempt may have sent them, so the tracker is asked first.
+        """
         sent: list[str] = []
-        for action in pending:
-            if last is not None:
-                await asyncio.to_thread(
-                    self.store.set_action_outcome, last.action_id, last.outcome, last.error
-                )
+        for i, action in enumerate(pending):
             try:
-                await self._send(action)
+                outcome, note = await self._apply_one(action, look_first=resumed)
             except TrackerError as exc:
                 log.warning("action %s on %s failed: %s", action.kind, action.ticket, exc)
-                failed = ActionOutcome(action.id, "failed", str(exc))
-                return f"{action.kind} on {action.ticket} failed: {exc}", (failed,)
-            last = ActionOutcome(action.id, "done")
+                retryable = isinstance(exc, TrackerUnavailable)
+                # unavailable: it stays pending, and is looked up before it is sent again
+                await self._record(action.id, PENDING if retryable else FAILED, str(exc))
+                return Applied(f"{action.kind} on {action.ticket} failed: {exc}", retryable)
+            await self._record(action.id, outcome, note)
+            if outcome == SKIPPED:  # the rest belongs to the move that was not made
+                rest = [a.id for a in pending[i + 1 :]]
+                if rest:
+                    await self._record(rest, SKIPPED, "the transition before it was skipped")
+                log.info("skipped %s on %s: %s", action.kind, action.ticket, note)
+                break
             sent.append(action.kind)
         if sent:  # one line per delivery, not one per action
             log.info("applied %s on %s", ", ".join(sent), pending[0].ticket)
-        return None, (last,) if last is not None else ()
+        return Applied()
+
+    async def _record(self, ids: int | list[int], outcome: str, note: str | None) -> None:
+        await asyncio.to_thread(self.store.set_action_outcome, ids, outcome, note)
+
+    async def _apply_one(self, action: PendingAction, *, look_first: bool) -> tuple[str, str | None]:
+        """(outcome, note) of one action, attempted within the retry policy; every attempt
+        after the first (and the first of a resumed action) looks before it sends."""
+        async for attempt in self.retry.retrying():
+            with attempt:
+                if look_first or attempt.retry_state.attempt_number > 1:
+                    found = await self._look_up(action)
+                    if found is not None:
+                        return found
+                await self._send(action)
+                return DONE, None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _look_up(self, action: PendingAction) -> tuple[str, str | None] | None:
+        """What the tracker shows of an action that may have been applied: (outcome, note)
+        when there is nothing to send, None when it must be sent."""
+        payload = action.payload
+        if action.kind == TransitionAction.kind:
+            status = await self.tracker.status_of(action.ticket)
+            if status.casefold() == payload["to_status"].casefold():
+                log.info("%s is already in '%s'; not sent again", action.ticket, status)
+                return DONE, None
+            judged_in = payload.get("from_status")
+            if judged_in and status.casefold() != judged_in.casefold():
+                return SKIPPED, f"the ticket was moved on to '{status}' meanwhile; left there"
+            return None
+        if await self.tracker.has_comment(action.ticket, action.key, payload["body"]):
+            log.info("%s already has comment %s; not sent again", action.ticket, action.key)
+            return DONE, None
+        return None
 
     async def _send(self, action: PendingAction) -> None:
         payload = action.payload
         if action.kind == TransitionAction.kind:
             await self.tracker.transition(action.ticket, payload["transition_id"])
         elif action.kind == CommentAction.kind:
-            await self.tracker.comment(action.ticket, payload["body"], public=payload["public"])
+            await self.tracker.comment(
+                action.ticket, payload["body"], public=payload["public"], marker=action.key
+            )
         else:  # pragma: no cover - the engine makes no other kind
             raise ValueError(f"unknown action kind {action.kind!r}")

@@ -3,6 +3,12 @@
 Deliveries of one ticket are handled one at a time and in arrival order; different tickets
 are handled concurrently. Decisions that take no action (most deliveries) are written in
 one transaction per batch.
+
+A tracker outage is normal weather: a delivery the tracker could not serve waits
+(`retrying`) and is tried again, at growing intervals, until `RetryLater.horizon` has
+passed; the later deliveries of its ticket wait behind it, so the ticket's events keep their
+order while other tickets go on. Only what retrying cannot fix — the tracker refusing a
+call, a bug — is dead-lettered at once.
 """
 
 from __future__ import annotations
@@ -10,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from bridge.engine import Actor, Chain, Decision, Event, Need, Role, Verdict, decide
-from bridge.executor import Executor, record_of
-from bridge.store import DEAD, DONE, Claimed, Finished, Store
-from bridge.trackers.base import MalformedDelivery, Tracker, TrackerError
+from bridge.executor import Applied, Executor, record_of
+from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Store
+from bridge.trackers.base import MalformedDelivery, Tracker, TrackerError, TrackerUnavailable
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -24,6 +31,25 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 4
 UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
 SETTLED = frozenset({Verdict.IGNORED, Verdict.ALLOWED})
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """How long a delivery waits for an unavailable tracker. The wait between tries is as
+    long as the outage has lasted so far, between `first` and `longest`, so a short blip
+    costs seconds and a long outage is not hammered; after `horizon` the delivery is
+    dead-lettered."""
+
+    horizon: timedelta = timedelta(hours=1)
+    first: timedelta = timedelta(seconds=5)
+    longest: timedelta = timedelta(seconds=60)
+
+    def next_try(self, since: datetime, now: datetime) -> datetime | None:
+        """When to try again a delivery failing since `since`; None once it is too late."""
+        failing = now - since
+        if failing >= self.horizon:
+            return None
+        return now + min(max(failing, self.first), self.longest)
 
 
 class Worker:
@@ -41,6 +67,7 @@ class Worker:
         intake_rate: Callable[[], float] = lambda: 0.0,
         yield_above: float = 1500.0,
         yield_at_most_seconds: float = 2.0,
+        retry_later: RetryLater | None = None,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -52,14 +79,15 @@ class Worker:
         self._intake_rate = intake_rate
         self._yield_above = yield_above
         self._yield_at_most = yield_at_most_seconds
+        self.retry_later = retry_later or RetryLater()
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._max_inflight = concurrency * 8
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[Finished]] = set()
         self._room = asyncio.Event()  # set when fewer than _max_inflight tasks run
-        self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each ticket
+        self._tails: dict[str, asyncio.Task[Finished]] = {}  # the last task of each ticket
 
     # -- running -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -120,12 +148,17 @@ class Worker:
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
             return 0
+        held = await asyncio.to_thread(self.store.held_tickets)
         settled: list[Finished] = []
         for item in claimed:
             try:
                 event: Event | str = self.tracker.parse(item.body)
             except MalformedDelivery as exc:
                 settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
+                continue
+            waiting = held.get((item.tracker, event.ticket))
+            if waiting is not None and waiting.delivery_id < item.id:
+                settled.append(_behind(item, event.ticket, waiting.delivery_id, waiting.retry_at))
                 continue
             result = await self._settle(item, event)
             if result is None:
@@ -159,7 +192,7 @@ class Worker:
         self._tails[ticket] = task
         self._inflight.add(task)
 
-        def done(t: asyncio.Task[None]) -> None:
+        def done(t: asyncio.Task[Finished]) -> None:
             self._inflight.discard(t)
             if self._tails.get(ticket) is t:
                 del self._tails[ticket]
@@ -169,16 +202,24 @@ class Worker:
         task.add_done_callback(done)
 
     async def _handle_after(
-        self, previous: asyncio.Task[None] | None, item: Claimed, event: Event
-    ) -> None:
+        self, previous: asyncio.Task[Finished] | None, item: Claimed, event: Event
+    ) -> Finished:
+        before = None
         if previous is not None:
             await asyncio.wait([previous])
-        async with self._slots:
-            result = await self.handle(item, event)
+            if not previous.cancelled() and previous.exception() is None:
+                before = previous.result()
+        if before is not None and before.state == RETRYING:  # the ticket waits: so does this
+            assert before.retry_at is not None
+            result = _behind(item, event.ticket, before.delivery_id, before.retry_at)
+        else:
+            async with self._slots:
+                result = await self.handle(item, event)
         try:
             await asyncio.to_thread(self.store.finish_many, [result])
         except Exception:  # the claim lapses and the delivery is taken up again
             log.exception("could not record the end of delivery %s", item.id)
+        return result
 
     # -- one delivery --------------------------------------------------------------------------
     async def handle(self, item: Claimed, event: Event) -> Finished:
@@ -188,20 +229,43 @@ class Worker:
             if item.attempts > 1:
                 resumed = await asyncio.to_thread(self.store.unfinished_actions, item.id)
                 if resumed is not None:  # decided before: finish what that decision began
-                    error, outcomes = await self.executor.apply(resumed)
-                    return Finished(item.id, DEAD if error else DONE, None, error, outcomes)
+                    applied = await self.executor.apply(resumed, resumed=True)
+                    return self._ended(item, event, applied)
             workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
             event, decision = await self.judge(event, workflow)
             if not decision.actions:
                 return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
-            error, outcomes = await self.executor.execute(item.id, key, event, decision)
-            return Finished(item.id, DEAD if error else DONE, None, error, outcomes)
+            applied = await self.executor.execute(item.id, key, event, decision)
+            return self._ended(item, event, applied)
+        except TrackerUnavailable as exc:
+            return self._retry_later(item, event, str(exc))
         except TrackerError as exc:
             log.warning("delivery %s dead-lettered: %s", item.id, exc)
             return Finished(item.id, DEAD, error=str(exc))
         except Exception as exc:  # a bug must not stop the worker nor lose the delivery
             log.exception("delivery %s failed", item.id)
             return Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _ended(self, item: Claimed, event: Event, applied: Applied) -> Finished:
+        if applied.error is None:
+            return Finished(item.id, DONE)
+        if applied.retryable:
+            return self._retry_later(item, event, applied.error)
+        return Finished(item.id, DEAD, error=applied.error)
+
+    def _retry_later(self, item: Claimed, event: Event, error: str) -> Finished:
+        """Wait for the tracker to come back, or give up once the horizon has passed."""
+        now = datetime.now(UTC)
+        since = item.retrying_since or now
+        at = self.retry_later.next_try(since, now)
+        if at is None:
+            failing = int((now - since).total_seconds())
+            log.warning("delivery %s dead-lettered after %d s of failures: %s", item.id, failing, error)
+            return Finished(
+                item.id, DEAD, error=f"tracker unavailable for {failing} s; gave up: {error}"
+            )
+        log.warning("delivery %s waits for the tracker until %s: %s", item.id, f"{at:%H:%M:%S}", error)
+        return Finished(item.id, RETRYING, None, error, at, event.ticket, since)
 
     async def judge(self, event: Event, workflow: Workflow | None) -> tuple[Event, Decision]:
         """Decide, fetching from the tracker only what the core asks for.
@@ -233,6 +297,19 @@ class Worker:
                 ticket = await self.tracker.get_ticket(event, fields)
             decision = decide(event, workflow, ticket, chain)
         raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
+
+
+def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finished:
+    """A delivery that waits because an earlier one of its ticket waits for the tracker."""
+    return Finished(
+        item.id,
+        RETRYING,
+        None,
+        f"waits behind delivery {first} of {ticket}",
+        retry_at,
+        ticket,
+        item.retrying_since,
+    )
 
 
 def _role_unknown(actor: Actor, decision: Decision) -> Decision:

@@ -84,6 +84,8 @@ class Bridge:
             "BRIDGE_ADMIN_TOKEN": ADMIN["Authorization"].split()[1],
             "BRIDGE_TRACKER_BACKOFF_SECONDS": "0.05",
             "BRIDGE_TRACKER_ATTEMPTS": "3",
+            "BRIDGE_TRACKER_RETRY_INTERVAL_SECONDS": "0.2",
+            "BRIDGE_TRACKER_RETRY_INTERVAL_MAX_SECONDS": "1",
             "BRIDGE_WORKFLOWS_RELOAD_SECONDS": "0.2",
             **env,
         }

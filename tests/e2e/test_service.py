@@ -64,14 +64,26 @@ def test_bad_input_gets_clear_errors_and_malformed_bodies_are_kept(bridge: Bridg
     assert row["delivery_key"] == "d-garbage" and "not valid JSON" in row["last_error"]
 
 
-def test_jira_down_dead_letters_and_replay_from_the_cli_reverts(jira, bridge: Bridge):
+def test_jira_down_the_delivery_waits_and_is_applied_when_jira_is_back(jira, bridge: Bridge):
     jira("POST", "/issues", {"key": "SRV-9", "status": "Hotovo", "project": "SRV"})
-    jira("POST", "/faults", {"path_regex": "/issue/SRV-9$", "status": 503, "times": 3, "retry_after": 0})
+    jira("POST", "/faults", {"path_regex": "/issue/SRV-9$", "status": 503, "times": 6, "retry_after": 0})
     payload = load_fixture("customer_forbidden_transition.json")
     payload["issue"]["key"] = "SRV-9"
     assert bridge.post(payload, "d-down").status_code == 200
+    waiting = wait_until(lambda: bridge.api("/api/deliveries", state="retrying"))
+    assert "503" in waiting[0]["last_error"] and status_of(jira, "SRV-9") == "Hotovo"
+    wait_until(lambda: status_of(jira, "SRV-9") == "Na klientovi", timeout=10)
+    assert bridge.api("/api/deliveries", state="dead") == []
+
+
+def test_a_refused_call_dead_letters_and_replay_from_the_cli_reverts(jira, bridge: Bridge):
+    jira("POST", "/issues", {"key": "SRV-9", "status": "Hotovo", "project": "SRV"})
+    jira("POST", "/faults", {"path_regex": "/transitions$", "method": "POST", "status": 403})
+    payload = load_fixture("customer_forbidden_transition.json")
+    payload["issue"]["key"] = "SRV-9"
+    assert bridge.post(payload, "d-refused").status_code == 200
     dead = wait_until(lambda: bridge.api("/api/deliveries", state="dead"))
-    assert "503" in dead[0]["last_error"]
+    assert "403" in dead[0]["last_error"]
     assert status_of(jira, "SRV-9") == "Hotovo"
 
     replayed = bridge.cli("deliveries", "replay", "--all-dead")

@@ -111,7 +111,7 @@ def test_forbidden_customer_move_is_reverted_with_a_public_comment():
     d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, ticket("Hotovo", BACK))
     assert d.verdict is Verdict.REVERTED and d.rule == "customer-transition"
     transition, comment = d.actions
-    assert transition == TransitionAction("SRV-1", "31", "Na klientovi")
+    assert transition == TransitionAction("SRV-1", "31", "Na klientovi", "Hotovo")
     assert isinstance(comment, CommentAction) and comment.public
     assert "Vráceno klientem" in comment.body  # names what is allowed from Na klientovi
 
@@ -153,7 +153,7 @@ def test_entry_field_requirement_applies_to_agents_too():
     back = Transition("7", "Zpět", "Realizace")
     d = decide(event, WORKFLOW, ticket("Na vývoji", back, customfield_10050=None))
     assert d.verdict is Verdict.REVERTED and d.rule == "entry-requirement"
-    assert d.actions[0] == TransitionAction("SRV-1", "7", "Realizace")
+    assert d.actions[0] == TransitionAction("SRV-1", "7", "Realizace", "Na vývoji")
     assert not d.actions[1].public  # an agent is told internally
     assert "PBI" in d.actions[1].body
 
@@ -202,7 +202,7 @@ def test_status_outside_the_workflow_is_recorded_not_judged():
 def test_judging_without_a_tracker_names_the_target_status():
     d = decide(move("Na klientovi", "Hotovo"), WORKFLOW, Ticket("SRV-1", "Hotovo", {}, None))
     assert d.verdict is Verdict.REVERTED
-    assert d.actions[0] == TransitionAction("SRV-1", None, "Na klientovi")
+    assert d.actions[0] == TransitionAction("SRV-1", None, "Na klientovi", "Hotovo")
 
 
 # -- a customer's quick moves: the first is stale when judged, the second continues it --------
@@ -224,7 +224,7 @@ def test_an_allowed_move_continuing_a_forbidden_one_is_judged_as_the_whole_way()
     d = decide(move("Realizace", "Zrušeno", comment="nechci"), WORKFLOW, ticket("Zrušeno", back), chain)
     assert d.verdict is Verdict.REVERTED and d.chain_from == "Ke schválení"
     transition, comment = d.actions
-    assert transition == TransitionAction("SRV-1", "77", "Ke schválení")
+    assert transition == TransitionAction("SRV-1", "77", "Ke schválení", "Zrušeno")
     assert comment.public and "Ke schválení" in comment.body
     assert "Ke schválení → Realizace → Zrušeno" in d.reason
 

@@ -88,9 +88,24 @@ def _do_transition(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[
 
 @_on_issue
 def _get_comments(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
-    total = len(issue.comments)
-    return 200, {"startAt": 0, "maxResults": max(total, 50), "total": total,
-                 "comments": issue.comments}
+    order = call.query.get("orderBy", "created")
+    if order.lstrip("+-") != "created":
+        return jira_error(400, f"Invalid orderBy value: '{order}'.")
+    comments = sorted(issue.comments, key=lambda c: (c["created"], int(c["id"])),
+                      reverse=order.startswith("-"))
+    start, most = int(call.query.get("startAt", 0)), int(call.query.get("maxResults", 5000))
+    return 200, {"startAt": start, "maxResults": most, "total": len(comments),
+                 "comments": comments[start:start + most]}
+
+
+def _get_comment_property(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    comment_id, key = call.params["commentId"], call.params["propertyKey"]
+    properties = standin.comment_properties.get(comment_id)
+    if properties is None:
+        return jira_error(404, f"Can not find a comment for the id: {comment_id}.")
+    if key not in properties:
+        return jira_error(404, f"The property with key '{key}' does not exist.")
+    return 200, {"key": key, "value": properties[key]}
 
 
 @_on_issue
@@ -131,6 +146,7 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", ISSUE + "/comment"): _get_comments,
     ("POST", ISSUE + "/comment"): _add_comment,
     ("GET", "/rest/api/3/user"): _get_user,
+    ("GET", "/rest/api/3/comment/{commentId}/properties/{propertyKey}"): _get_comment_property,
 }
 
 
@@ -168,4 +184,7 @@ async def answer(standin: JiraStandin, method: str, path: str, query: dict[str, 
         return (*jira_error(501, message), {})
     if body is NOT_JSON:
         return (*jira_error(400, "Unexpected character in the request body: it is not JSON."), {})
-    return (*handler(standin, RestCall(version, params, query, body, base)), {})
+    result = handler(standin, RestCall(version, params, query, body, base))
+    if fault and fault.late_ms:  # done; the answer comes after the client gave up
+        await asyncio.sleep(fault.late_ms / 1000)
+    return (*result, {})

@@ -57,7 +57,10 @@ class Issue:
 
 @dataclass
 class Fault:
-    """The next `times` calls matching method and path answer `status` (after `delay_ms`)."""
+    """The next `times` calls matching method and path answer `status` (after `delay_ms`);
+    for `seconds` from now, every matching call does (an outage). Without a status the call
+    is served; `late_ms` then holds the answer back after the change is made, as a tracker
+    does whose answer arrives after the client gave up."""
 
     path_regex: str
     status: int | None = None
@@ -65,6 +68,9 @@ class Fault:
     times: int = 1
     retry_after: int | None = None
     delay_ms: int = 0
+    late_ms: int = 0
+    seconds: float | None = None
+    until: float | None = None
 
 
 class JiraStandin:
@@ -90,6 +96,7 @@ class JiraStandin:
                          for name, status_id in DEFAULT_STATUSES.items()}
         self.workflow: dict[str, list[dict[str, str]]] = {}
         self.issues: dict[str, Issue] = {}
+        self.comment_properties: dict[str, dict[str, Any]] = {}  # by comment id, then key
         self.users: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
@@ -171,6 +178,8 @@ class JiraStandin:
     def add_fault(self, data: dict[str, Any]) -> Fault:
         fault = Fault(**data)
         fault.method = fault.method.upper() if fault.method else None
+        if fault.seconds is not None:
+            fault.until = time.monotonic() + fault.seconds
         self.faults.append(fault)
         return fault
 
@@ -269,6 +278,10 @@ class JiraStandin:
                    "created": now, "updated": now, "jsdPublic": not internal}
         if "visibility" in payload:
             comment["visibility"] = payload["visibility"]
+        self.comment_properties[comment_id] = {
+            p["key"]: p.get("value") for p in payload.get("properties") or []
+            if isinstance(p, dict) and isinstance(p.get("key"), str)
+        }
         issue.comments.append(comment)
         issue.fields["updated"] = now
         return comment
@@ -294,8 +307,12 @@ class JiraStandin:
         return event
 
     def take_fault(self, method: str, path: str) -> Fault | None:
+        now = time.monotonic()
+        self.faults = [f for f in self.faults if f.until is None or f.until > now]
         for fault in self.faults:
             if fault.method in (None, method) and re.search(fault.path_regex, path):
+                if fault.until is not None:  # an outage: every call until it ends
+                    return fault
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)

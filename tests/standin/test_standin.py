@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -245,6 +246,43 @@ async def test_fault_delay(jira: httpx.AsyncClient) -> None:
     started = time.monotonic()
     assert (await jira.get("/rest/api/3/myself")).status_code == 200
     assert time.monotonic() - started >= 0.1
+
+
+async def test_a_late_answer_comes_after_the_change_is_made(
+    jira: httpx.AsyncClient, standin: JiraStandin
+) -> None:
+    await jira.post("/_standin/faults", json={"path_regex": "/transitions$", "late_ms": 2000})
+    with pytest.raises(TimeoutError):  # the client gives up waiting
+        await asyncio.wait_for(jira.post("/rest/api/3/issue/SRV-412/transitions",
+                                         json={"transition": {"id": "31"}}), 0.2)
+    assert standin.issues["SRV-412"].status == "Hotovo"  # made all the same
+
+
+async def test_an_outage_refuses_every_matching_call_for_its_time(
+    jira: httpx.AsyncClient, standin: JiraStandin
+) -> None:
+    await jira.post("/_standin/faults", json={"path_regex": "/rest/", "status": 503,
+                                             "seconds": 0.3})
+    assert [(await jira.get("/rest/api/3/myself")).status_code for _ in range(3)] == [503] * 3
+    time.sleep(0.35)
+    assert (await jira.get("/rest/api/3/myself")).status_code == 200
+    assert (await jira.get("/_standin/faults")).json() == []
+
+
+async def test_comment_properties_are_kept_and_read_back(jira: httpx.AsyncClient) -> None:
+    marker = {"key": "ticket-bridge", "value": {"action": "a-1"}}
+    made = (await jira.post("/rest/api/3/issue/SRV-412/comment",
+                            json={"body": adf(paragraph("Vráceno.")), "properties": [marker]})).json()
+    plain = (await jira.post("/rest/api/3/issue/SRV-412/comment",
+                             json={"body": adf(paragraph("Bez značky."))})).json()
+    assert "properties" not in made  # Jira does not show them in the comment itself
+    found = await jira.get(f"/rest/api/3/comment/{made['id']}/properties/ticket-bridge")
+    assert found.status_code == 200 and found.json() == marker
+    missing = await jira.get(f"/rest/api/3/comment/{plain['id']}/properties/ticket-bridge")
+    assert missing.status_code == 404 and "does not exist" in missing.json()["errorMessages"][0]
+    newest = (await jira.get("/rest/api/3/issue/SRV-412/comment",
+                             params={"orderBy": "-created", "maxResults": "1"})).json()
+    assert [c["id"] for c in newest["comments"]] == [plain["id"]] and newest["total"] == 2
 
 
 async def test_calls_are_logged_in_order(jira: httpx.AsyncClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect
@@ -14,9 +15,10 @@ from bridge.store import (
     PENDING,
     PROCESSING,
     REJECTED,
-    ActionOutcome,
+    RETRYING,
     DecisionRecord,
     Finished,
+    Held,
     Incoming,
     InboxWriter,
     Store,
@@ -136,21 +138,27 @@ async def test_actions_recorded_before_applied_and_resumable(store):
     assert decision["actions"][1]["error"] == "503"
 
 
-async def test_the_last_outcome_is_recorded_with_the_end_of_the_delivery(store):
-    await put_all(store, [incoming("last")])
-    (claimed,) = store.claim(1)
-    planned = [
-        ("jira:last:0:transition", "transition", "SRV-1", {"transition_id": "31"}),
-        ("jira:last:1:comment", "comment", "SRV-1", {"body": "b", "public": True}),
-    ]
-    transition, comment = store.record_decision(claimed.id, RECORD, planned)
-    assert (transition.kind, comment.kind) == ("transition", "comment")
-    store.set_action_outcome(transition.id, "done")
-    store.finish_many([Finished(claimed.id, DONE, outcomes=(ActionOutcome(comment.id, "done"),))])
-    assert store.unfinished_actions(claimed.id) == []
-    (decision,) = store.list_decisions("SRV-1")
-    assert [a["outcome"] for a in decision["actions"]] == ["done", "done"]
-    assert store.list_deliveries(DONE)[0]["id"] == claimed.id
+async def test_retrying_deliveries_wait_until_due_and_hold_their_ticket(store):
+    await put_all(store, [incoming("r1"), incoming("r2"), incoming("r3")])
+    first, second, third = store.claim(3)
+    soon, later = datetime.now(UTC) - timedelta(seconds=1), datetime.now(UTC) + timedelta(hours=1)
+    since = datetime.now(UTC) - timedelta(minutes=3)
+    store.finish_many([
+        Finished(first.id, RETRYING, None, "503", later, "SRV-1", since),
+        Finished(second.id, RETRYING, None, "waits", soon, "SRV-1"),
+        Finished(third.id, DONE),
+    ])
+    assert store.counts()[RETRYING] == 2 and not store.list_deliveries(RETRYING)[0]["finished_at"]
+    held = store.held_tickets()
+    assert held == {("jira", "SRV-1"): Held(first.id, later)}
+    (due,) = store.claim(10)  # the first is not due yet
+    assert due.id == second.id and due.retrying_since is None
+    assert store.replay(first.id)  # "retry now"
+    (again,) = store.claim(10)
+    assert again.id == first.id and again.retrying_since is None and again.attempts == 2
+    store.finish_many([Finished(first.id, RETRYING, None, "503", soon, "SRV-1", since)])
+    (resumed,) = store.claim(10)
+    assert resumed.retrying_since == since
 
 
 async def test_dry_run_actions_are_listed_not_pending(store):

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from bridge.engine import Actor, Kind, Role
+from bridge.engine import Actor, Event, Kind, Role
 from bridge.trackers.base import MalformedDelivery, TrackerRejected, TrackerUnavailable
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, adf, parse_body, parse_delivery
@@ -109,21 +109,54 @@ async def test_cloud_reads_ticket_with_transitions_in_one_call(jira_sample):
 
 
 @respx.mock
-async def test_cloud_comment_is_adf_and_internal_notes_are_marked():
+async def test_cloud_comment_is_adf_marked_and_internal_notes_are_marked_internal():
     route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/comment").respond(201, json={"id": "1"})
     t = tracker()
-    await t.comment("SRV-1", "Vráceno.", public=True)
-    await t.comment("SRV-1", "Pozor.", public=False)
+    await t.comment("SRV-1", "Vráceno.", public=True, marker="jira:d-1:1:comment")
+    await t.comment("SRV-1", "Pozor.", public=False, marker="jira:d-2:0:comment")
     public, internal = (json.loads(c.request.content) for c in route.calls)
-    assert public["body"] == adf("Vráceno.") and "properties" not in public
-    assert internal["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+    assert public["body"] == adf("Vráceno.")
+    assert public["properties"] == [{"key": "ticket-bridge", "value": {"action": "jira:d-1:1:comment"}}]
+    assert {"key": "sd.public.comment", "value": {"internal": True}} in internal["properties"]
 
 
 @respx.mock
 async def test_data_center_comment_is_plain_text_on_v2():
     route = respx.post(f"{BASE}/rest/api/2/issue/SRV-1/comment").respond(201, json={"id": "1"})
-    await tracker("datacenter").comment("SRV-1", "Vráceno.", public=True)
-    assert json.loads(route.calls[0].request.content) == {"body": "Vráceno."}
+    await tracker("datacenter").comment("SRV-1", "Vráceno.", public=True, marker="m")
+    assert json.loads(route.calls[0].request.content)["body"] == "Vráceno."
+
+
+def _comment(cid: str, author: str, text: str) -> dict:
+    return {"id": cid, "author": {"accountId": author}, "body": adf(text)}
+
+
+@respx.mock
+async def test_a_comment_already_made_is_found_by_its_marker():
+    respx.get(f"{BASE}/rest/api/3/myself").respond(json={"accountId": "bot-1"})
+    listing = respx.get(f"{BASE}/rest/api/3/issue/SRV-1/comment").respond(json={"comments": [
+        _comment("10", "customer-1", "Vráceno."),  # same text, someone else's
+        _comment("11", "bot-1", "Jiný text."),  # the bridge's, other text
+        _comment("12", "bot-1", "Vráceno."),  # the bridge's, an earlier revert
+        _comment("13", "bot-1", "Vráceno."),
+    ]})
+    marker = {"key": "ticket-bridge", "value": {"action": "jira:d-2:1:comment"}}
+    earlier = respx.get(f"{BASE}/rest/api/3/comment/12/properties/ticket-bridge").respond(
+        json={"key": "ticket-bridge", "value": {"action": "jira:d-1:1:comment"}})
+    this = respx.get(f"{BASE}/rest/api/3/comment/13/properties/ticket-bridge").respond(json=marker)
+    t = tracker()
+    assert await t.has_comment("SRV-1", "jira:d-2:1:comment", "Vráceno.\n\n")
+    assert not await t.has_comment("SRV-1", "jira:d-3:1:comment", "Vráceno.")
+    assert listing.calls[0].request.url.params["orderBy"] == "-created"
+    assert earlier.call_count == 2 and this.call_count == 2  # only the bridge's with that text
+
+
+@respx.mock
+async def test_status_of_reads_one_field():
+    route = respx.get(f"{BASE}/rest/api/3/issue/SRV-1").respond(
+        json={"key": "SRV-1", "fields": {"status": {"name": "Hotovo"}}})
+    assert await tracker().status_of("SRV-1") == "Hotovo"
+    assert route.calls[0].request.url.params["fields"] == "status"
 
 
 @respx.mock
@@ -167,15 +200,24 @@ async def test_data_center_user_outside_customer_groups_is_an_agent():
 
 
 @respx.mock
-async def test_retries_honour_retry_after_then_succeed():
-    route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/transitions")
+async def test_reads_are_retried_honouring_retry_after():
+    route = respx.get(f"{BASE}/rest/api/3/issue/SRV-1")
     route.side_effect = [
         httpx.Response(429, headers={"Retry-After": "0.01"}),
         httpx.Response(503, headers={"Retry-After": "0"}),
-        httpx.Response(204),
+        httpx.Response(200, json={"key": "SRV-1", "fields": {"status": {"name": "Hotovo"}}}),
     ]
-    await tracker().transition("SRV-1", "31")
-    assert route.call_count == 3
+    ticket = await tracker().get_ticket(Event("jira", Kind.UPDATED, "SRV-1", Actor(None)), [])
+    assert ticket.status == "Hotovo" and route.call_count == 3
+
+
+@respx.mock
+async def test_changes_are_sent_once_per_call_the_executor_decides_on_retries():
+    route = respx.post(f"{BASE}/rest/api/3/issue/SRV-1/transitions").respond(
+        503, headers={"Retry-After": "2"})
+    with pytest.raises(TrackerUnavailable) as info:
+        await tracker().transition("SRV-1", "31")
+    assert route.call_count == 1 and info.value.retry_after == 2
 
 
 @respx.mock

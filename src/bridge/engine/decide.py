@@ -182,7 +182,7 @@ def _revert(
             actions=(CommentAction(event.ticket, note, public=False),),
         )
     actions: tuple[Action, ...] = (
-        TransitionAction(event.ticket, back[0].id or None, back[0].to_status),
+        TransitionAction(event.ticket, back[0].id or None, back[0].to_status, ticket.status),
         CommentAction(event.ticket, public_text, public=event.actor.role is Role.CUSTOMER),
     )
     return Decision(Verdict.REVERTED, rule, reason, workflow.name, actions=actions)

@@ -101,6 +101,9 @@ class TransitionAction:
     ticket: str
     transition_id: str | None  # None only when judging without a tracker (dry run)
     to_status: str
+    # the status the ticket was judged in: a retry that finds the ticket elsewhere since
+    # (moved on by a person) must not move it back
+    from_status: str | None = None
     kind: str = "transition"
 
 

@@ -18,12 +18,20 @@ from bridge.store.db import begin_write
 from bridge.store.tables import actions, decisions, deliveries
 
 PENDING, PROCESSING, DONE, DEAD, REJECTED = "pending", "processing", "done", "dead", "rejected"
-STATES = (PENDING, PROCESSING, DONE, DEAD, REJECTED)
+RETRYING = "retrying"  # the tracker failed it (or an earlier delivery of its ticket): later
+STATES = (PENDING, PROCESSING, RETRYING, DONE, DEAD, REJECTED)
 LEASE = timedelta(minutes=5)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class Claimed:
     delivery_key: str
     body: bytes
     attempts: int
+    retrying_since: datetime | None = None  # since when the tracker has failed this delivery
 
 
 @dataclass(frozen=True)
@@ -57,29 +66,34 @@ class DecisionRecord:
 @dataclass(frozen=True)
 class PendingAction:
     id: int
+    key: str  # the idempotency key; it marks what the action made in the tracker
     kind: str
     ticket: str
     payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class ActionOutcome:
-    action_id: int
-    outcome: str  # done | failed
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Finished:
-    """How a delivery ended: its final state, the decision to record when no action was
-    taken (one with actions is recorded before they are applied), the error of a dead
-    delivery, and action outcomes not yet recorded."""
+    """How a delivery's attempt ended: its state (done, dead, or retrying at `retry_at`), the
+    decision to record when no action was taken (one with actions is recorded before they
+    are applied), the error of a dead or retrying delivery, the ticket it is about and
+    since when the tracker has been failing it."""
 
     delivery_id: int
     state: str
     decision: DecisionRecord | None = None
     error: str | None = None
-    outcomes: tuple[ActionOutcome, ...] = ()
+    retry_at: datetime | None = None
+    ticket: str | None = None
+    retrying_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The oldest delivery of a ticket waiting to be retried, and when it will be."""
+
+    delivery_id: int
+    retry_at: datetime
 
 
 # The write statements are built once: building one per call costs more than running it.
@@ -109,7 +123,14 @@ _LATEST_STATUS_DECISION = (
 _FINISH = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("delivery_id"))
-    .values(state=bindparam("state"), finished_at=bindparam("at"), last_error=bindparam("error"))
+    .values(
+        state=bindparam("state"),
+        finished_at=bindparam("finished_at"),
+        last_error=bindparam("error"),
+        retry_at=bindparam("retry_at"),
+        ticket=bindparam("ticket"),
+        retrying_since=bindparam("retrying_since"),
+    )
 )
 
 
@@ -122,6 +143,7 @@ class Store:
         now = _now()
         claimable = or_(
             deliveries.c.state == PENDING,
+            and_(deliveries.c.state == RETRYING, deliveries.c.retry_at <= now),
             and_(deliveries.c.state == PROCESSING, deliveries.c.claimed_at < now - LEASE),
         )
         candidates = (
@@ -144,10 +166,34 @@ class Store:
                     deliveries.c.delivery_key,
                     deliveries.c.body,
                     deliveries.c.attempts,
+                    deliveries.c.retrying_since,
                 )
             ).all()
         rows = sorted(rows, key=lambda r: r.id)
-        return [Claimed(r.id, r.tracker, r.delivery_key, bytes(r.body), r.attempts) for r in rows]
+        return [
+            Claimed(
+                r.id, r.tracker, r.delivery_key, bytes(r.body), r.attempts,
+                _aware(r.retrying_since),
+            )
+            for r in rows
+        ]
+
+    def held_tickets(self) -> dict[tuple[str, str], Held]:
+        """Per (tracker, ticket), the oldest delivery waiting to be retried: the ticket's
+        later deliveries wait behind it, so that its events keep their order."""
+        query = (
+            select(
+                deliveries.c.tracker,
+                deliveries.c.ticket,
+                func.min(deliveries.c.id),
+                func.max(deliveries.c.retry_at),
+            )
+            .where(deliveries.c.state == RETRYING, deliveries.c.ticket.is_not(None))
+            .group_by(deliveries.c.tracker, deliveries.c.ticket)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {(r[0], r[1]): Held(r[2], _aware(r[3]) or _now()) for r in rows}
 
     def release_all_claims(self) -> int:
         """Give claims of a previous run back (single-process SQLite start-up)."""
@@ -166,20 +212,21 @@ class Store:
             for r in results
             if r.decision is not None
         ]
-        outcomes = [
-            {"action_id": o.action_id, "outcome": o.outcome, "error": o.error, "at": now}
-            for r in results
-            for o in r.outcomes
-        ]
         finished = [
-            {"delivery_id": r.delivery_id, "state": r.state, "error": r.error, "at": now}
+            {
+                "delivery_id": r.delivery_id,
+                "state": r.state,
+                "error": r.error,
+                "finished_at": None if r.state == RETRYING else now,
+                "retry_at": r.retry_at,
+                "ticket": r.ticket,
+                "retrying_since": r.retrying_since,
+            }
             for r in results
         ]
         with begin_write(self.engine) as conn:
             if decided:
                 conn.execute(insert(decisions), decided)
-            if outcomes:
-                conn.execute(_SET_OUTCOME, outcomes)
             conn.execute(_FINISH, finished)
 
     def record_decision(
@@ -217,8 +264,8 @@ class Store:
         if record.dry_run:
             return []
         return [
-            PendingAction(action_id, kind, ticket, payload)
-            for action_id, (_, kind, ticket, payload) in zip(ids, planned, strict=True)
+            PendingAction(action_id, key, kind, ticket, payload)
+            for action_id, (key, kind, ticket, payload) in zip(ids, planned, strict=True)
         ]
 
     def customer_chain(self, tracker: str, ticket: str) -> tuple[str | None, str | None]:
@@ -240,7 +287,13 @@ class Store:
             if decided is None:
                 return None
             rows = conn.execute(
-                select(actions.c.id, actions.c.kind, actions.c.ticket, actions.c.payload)
+                select(
+                    actions.c.id,
+                    actions.c.idempotency_key,
+                    actions.c.kind,
+                    actions.c.ticket,
+                    actions.c.payload,
+                )
                 .join(decisions, decisions.c.id == actions.c.decision_id)
                 .where(
                     decisions.c.delivery_id == delivery_id,
@@ -248,25 +301,40 @@ class Store:
                 )
                 .order_by(actions.c.id)
             ).all()
-        return [PendingAction(r.id, r.kind, r.ticket, r.payload) for r in rows]
+        return [
+            PendingAction(r.id, r.idempotency_key, r.kind, r.ticket, r.payload) for r in rows
+        ]
 
-    def set_action_outcome(self, action_id: int, outcome: str, error: str | None = None) -> None:
+    def set_action_outcome(
+        self, action_ids: int | list[int], outcome: str, error: str | None = None
+    ) -> None:
+        """Record actions' outcome the moment it is known."""
+        ids = [action_ids] if isinstance(action_ids, int) else action_ids
+        now = _now()
         with begin_write(self.engine) as conn:
             conn.execute(
                 _SET_OUTCOME,
-                {"action_id": action_id, "outcome": outcome, "error": error, "at": _now()},
+                [{"action_id": i, "outcome": outcome, "error": error, "at": now} for i in ids],
             )
+
 
     # -- operations ------------------------------------------------------------------------
     def replay(self, delivery_id: int) -> bool:
-        """Queue a dead (or done) delivery again. Rejected ones cannot be replayed: they
-        never parsed."""
+        """Queue a dead or done delivery again, or one waiting to be retried at once.
+        Rejected ones cannot be replayed: they never parsed."""
+        replayable = deliveries.c.state.in_((DEAD, DONE, RETRYING))
         with begin_write(self.engine) as conn:
             return (
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id == delivery_id, deliveries.c.state.in_((DEAD, DONE)))
-                    .values(state=PENDING, claimed_at=None, finished_at=None)
+                    .where(deliveries.c.id == delivery_id, replayable)
+                    .values(
+                        state=PENDING,
+                        claimed_at=None,
+                        finished_at=None,
+                        retry_at=None,
+                        retrying_since=None,
+                    )
                 ).rowcount
                 == 1
             )

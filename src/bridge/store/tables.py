@@ -33,12 +33,18 @@ deliveries = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("headers", JSON, nullable=False),
     Column("body", LargeBinary, nullable=False),
-    # pending → processing → done | dead; rejected: malformed, kept for inspection only
+    # pending → processing → done | dead | retrying (→ processing again at retry_at);
+    # rejected: malformed, kept for inspection only
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("last_error", Text),
+    # set once a delivery waits for the tracker: its ticket (later deliveries of the same
+    # ticket wait behind it), when to try again, and since when the tracker has failed it
+    Column("ticket", String(255)),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("retrying_since", DateTime(timezone=True)),
     UniqueConstraint("tracker", "delivery_key", name="uq_deliveries_tracker_key"),
     Index("ix_deliveries_state_id", "state", "id"),
 )
@@ -74,7 +80,8 @@ actions = Table(
     Column("kind", String(32), nullable=False),
     Column("ticket", String(64), nullable=False),
     Column("payload", JSON, nullable=False),
-    # pending → done | failed; dry_run: recorded, never sent
+    # pending → done | failed | skipped (the ticket moved on before a retry); dry_run:
+    # recorded, never sent
     Column("outcome", String(16), nullable=False),
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -52,9 +52,18 @@ class Tracker(Protocol):
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         """The ticket as it is now, with the transitions open from its status."""
 
+    # Changes are sent once per call; the executor retries them after asking whether the
+    # tracker already applied them (an answer lost to a timeout, a crash after sending).
     async def transition(self, ticket: str, transition_id: str) -> None: ...
 
-    async def comment(self, ticket: str, body: str, *, public: bool) -> None: ...
+    async def comment(self, ticket: str, body: str, *, public: bool, marker: str) -> None:
+        """Comment, marked (invisibly) with the action's idempotency key."""
+
+    async def status_of(self, ticket: str) -> str:
+        """The ticket's status now (one attempt)."""
+
+    async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
+        """Whether the bridge already made the comment marked `marker` (one attempt each)."""
 
 
 class OfflineTracker:
@@ -88,5 +97,11 @@ class OfflineTracker:
     async def transition(self, ticket: str, transition_id: str) -> None:
         raise TrackerUnavailable("no tracker configured")
 
-    async def comment(self, ticket: str, body: str, *, public: bool) -> None:
+    async def comment(self, ticket: str, body: str, *, public: bool, marker: str) -> None:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def status_of(self, ticket: str) -> str:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
         raise TrackerUnavailable("no tracker configured")

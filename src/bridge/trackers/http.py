@@ -1,9 +1,10 @@
 """The one seam every tracker call goes through: the REST client, retries, error mapping.
 
-Network failures, 429 and 5xx are retried with exponential backoff; a `Retry-After`
-header (seconds or an HTTP date) is honoured, up to the policy's longest wait. Other 4xx
-answers are the tracker refusing the call and are not retried; so is a redirect, which
-means the configured base URL is not the API's.
+Reads are retried on network failures, 429 and 5xx with exponential backoff; a
+`Retry-After` header (seconds or an HTTP date) is honoured, up to the policy's longest wait.
+Changes are sent once per attempt and retried by the executor, which first looks whether
+the tracker applied them. Other 4xx answers are the tracker refusing the call and are not
+retried; so is a redirect, which means the configured base URL is not the API's.
 """
 
 from __future__ import annotations
@@ -101,6 +102,15 @@ class RetryPolicy:
             return min(max(retry_after, 0.0), self.backoff_max)
         return min(self.backoff * 2 ** (state.attempt_number - 1), self.backoff_max)
 
+    def retrying(self) -> AsyncRetrying:
+        """Attempts of one call while the tracker is unavailable; other errors end them."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self.wait,
+            retry=retry_if_exception_type(TrackerUnavailable),
+            reraise=True,
+        )
+
 
 def retry_after_seconds(value: str | None) -> float | None:
     if not value:
@@ -121,18 +131,16 @@ def retry_after_seconds(value: str | None) -> float | None:
 async def send(
     client: RestClient, method: str, url: str, policy: RetryPolicy, **kwargs: Any
 ) -> httpx.Response:
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(policy.attempts),
-        wait=policy.wait,
-        retry=retry_if_exception_type(TrackerUnavailable),
-        reraise=True,
-    ):
+    async for attempt in policy.retrying():
         with attempt:
-            return await _send_once(client, method, url, **kwargs)
+            return await send_once(client, method, url, **kwargs)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _send_once(client: RestClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+async def send_once(client: RestClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One attempt, its answer mapped to the error hierarchy. Changes the tracker makes are
+    sent this way: whether a change that timed out was applied must be looked up before it
+    is sent again (see `Executor`)."""
     try:
         response = await client.request(method, url, **kwargs)
     except httpx.TransportError as exc:

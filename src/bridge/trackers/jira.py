@@ -16,10 +16,12 @@ import orjson
 
 from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
 from bridge.trackers.base import MalformedDelivery, TrackerRejected
-from bridge.trackers.http import RestClient, RetryPolicy, send
+from bridge.trackers.http import RestClient, RetryPolicy, send, send_once
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
+MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
+RECENT_COMMENTS = 50  # how far back a retry looks for a comment it may have made
 
 
 # -- deliveries ------------------------------------------------------------------------------
@@ -127,6 +129,11 @@ def adf(text: str) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": paragraphs}
 
 
+def _lines(text: str) -> list[str]:
+    """Text as the tracker keeps it: ADF drops blank lines and trailing spaces."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def _status_item(changelog: Any) -> Mapping[str, Any] | None:
     if not isinstance(changelog, Mapping):
         return None
@@ -222,13 +229,58 @@ class JiraTracker:
         )
         return Ticket(issue.get("key", event.ticket), _name(found.get("status")) or "", found, transitions)
 
+    # -- changes: one attempt each; the executor retries after looking what was applied --
     async def transition(self, ticket: str, transition_id: str) -> None:
-        await self._call(
+        await self._once(
             "POST", f"/issue/{ticket}/transitions", json={"transition": {"id": transition_id}}
         )
 
-    async def comment(self, ticket: str, body: str, *, public: bool) -> None:
-        payload: dict[str, Any] = {"body": adf(body) if self.deployment == "cloud" else body}
+    async def comment(self, ticket: str, body: str, *, public: bool, marker: str) -> None:
+        """A comment carrying `marker` in an entity property: invisible to people, and how a
+        retry recognises the comment as already made."""
+        properties = [{"key": MARKER_PROPERTY, "value": {"action": marker}}]
         if not public:
-            payload["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
-        await self._call("POST", f"/issue/{ticket}/comment", json=payload)
+            properties.append({"key": "sd.public.comment", "value": {"internal": True}})
+        payload = {
+            "body": adf(body) if self.deployment == "cloud" else body,
+            "properties": properties,
+        }
+        await self._once("POST", f"/issue/{ticket}/comment", json=payload)
+
+    async def status_of(self, ticket: str) -> str:
+        issue = (await self._once("GET", f"/issue/{ticket}", params={"fields": "status"})).json()
+        return _name((issue.get("fields") or {}).get("status")) or ""
+
+    async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
+        """Whether the bridge's account already made the comment marked `marker`: among the
+        ticket's newest comments, those by the bridge with the same text are asked for
+        their marker."""
+        me = await self.identity()
+        page = (
+            await self._once(
+                "GET",
+                f"/issue/{ticket}/comment",
+                params={"orderBy": "-created", "maxResults": str(RECENT_COMMENTS)},
+            )
+        ).json()
+        for found in page.get("comments") or []:
+            author = found.get("author") or {}
+            if not {str(author.get(k)) for k in ("accountId", "name", "key")} & me:
+                continue
+            if _lines(comment_text(found.get("body"))) != _lines(body):
+                continue
+            if await self._marker_of(str(found.get("id"))) == marker:
+                return True
+        return False
+
+    async def _marker_of(self, comment_id: str) -> str | None:
+        path = f"/comment/{comment_id}/properties/{MARKER_PROPERTY}"
+        try:
+            prop = (await self._once("GET", path)).json()
+        except TrackerRejected:  # 404: a comment of the bridge's without a marker
+            return None
+        value = prop.get("value") if isinstance(prop, Mapping) else None
+        return value.get("action") if isinstance(value, Mapping) else None
+
+    async def _once(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await send_once(self._client, method, self._api + path, **kwargs)
