@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -292,3 +293,26 @@ def test_retry_policy_waits_exponentially_and_caps_retry_after():
     assert [policy.wait(State(n)) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
     assert policy.wait(State(1, TrackerUnavailable("x", retry_after=120))) == 10
 
+
+ENCODED = {
+    "SRV-1/../../../../x": "SRV-1%2F..%2F..%2F..%2F..%2Fx",
+    "SRV-1?x=": "SRV-1%3Fx%3D",
+    "..": "%2E%2E",
+    "SRV 1#x": "SRV%201%23x",
+}
+
+
+@pytest.mark.parametrize("key", ENCODED)
+@respx.mock
+async def test_a_hostile_key_stays_one_path_segment(key):
+    """Whatever reached the tracker as a key, the call goes to that ticket's own path."""
+    route = respx.route().respond(204, json={"key": "SRV-1", "fields": {}})
+    t = tracker()
+    event = parse_delivery(delivery())
+    await t.transition(key, "31")
+    await t.comment(key, "Vráceno.", public=True)
+    await t.get_ticket(replace(event, ticket=key), [])
+    issue = f"/rest/api/3/issue/{ENCODED[key]}"
+    assert [c.request.url.raw_path.decode() for c in route.calls] == [
+        f"{issue}/transitions", f"{issue}/comment", f"{issue}?fields=status%2Cissuetype%2Cproject&expand=transitions",
+    ]

@@ -18,7 +18,7 @@ import orjson
 from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
 from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
 from bridge.trackers.base import MalformedDelivery, TrackerRejected
-from bridge.trackers.http import RestClient, RetryPolicy, send
+from bridge.trackers.http import RestClient, RetryPolicy, segment, send
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
@@ -271,7 +271,7 @@ class JiraTracker:
         wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))
         issue = (
             await self._call(
-                "GET", f"/issue/{event.ticket}", params={"fields": wanted, "expand": "transitions"}
+                "GET", f"/issue/{segment(event.ticket)}", params={"fields": wanted, "expand": "transitions"}
             )
         ).json()
         found = issue.get("fields") or {}
@@ -283,11 +283,11 @@ class JiraTracker:
 
     async def transition(self, ticket: str, transition_id: str) -> None:
         await self._call(
-            "POST", f"/issue/{ticket}/transitions", json={"transition": {"id": transition_id}}
+            "POST", f"/issue/{segment(ticket)}/transitions", json={"transition": {"id": transition_id}}
         )
 
     async def comment(self, ticket: str, body: str, *, public: bool) -> None:
         payload: dict[str, Any] = {"body": adf(body) if self.deployment == "cloud" else body}
         if not public:
             payload["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
-        await self._call("POST", f"/issue/{ticket}/comment", json=payload)
+        await self._call("POST", f"/issue/{segment(ticket)}/comment", json=payload)
