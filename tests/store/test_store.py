@@ -207,6 +207,32 @@ async def test_customer_chain_is_the_latest_status_change_when_a_customer_left_i
     assert store.customer_chain("jira", "SRV-9") == (None, None)
 
 
+async def put_each(store: Store, items: list[Incoming]) -> list[BaseException | None]:
+    """Put all at once (so they share commits); what each request learnt."""
+    writer = InboxWriter(store.engine)
+    writer.start()
+    try:
+        return await asyncio.gather(*(writer.put(i) for i in items), return_exceptions=True)
+    finally:
+        writer.stop()
+
+
+async def test_a_row_the_database_refuses_fails_only_its_own_request(store):
+    good = [incoming(f"g-{i}") for i in range(150)]
+    bad = Incoming("jira", "bad", {}, b"{}", state=None)  # type: ignore[arg-type]  # NOT NULL
+    answers = await put_each(store, good[:70] + [bad] + good[70:])
+    assert [a is None for a in answers].count(False) == 1
+    assert answers[70] is not None
+    assert store.counts()[PENDING] == 150
+
+
+async def test_a_nul_in_a_rejection_reason_is_dropped_before_storing(store):
+    answers = await put_each(store, [incoming("ok"), incoming("nul", body=b"{", state=REJECTED, error="bad\x00 byte")])
+    assert answers == [None, None]
+    (row,) = store.list_deliveries(REJECTED)
+    assert row["last_error"] == "bad byte"
+
+
 def record(**changes) -> DecisionRecord:
     return DecisionRecord(**{**RECORD.__dict__, **changes})
 
