@@ -115,7 +115,8 @@ class Worker:
 
         Deliveries the core settles without the tracker are recorded together, in one
         transaction. The others run as tasks, one at a time per ticket and in arrival order,
-        so a slow tracker call never holds up the rest of the inbox.
+        so a slow tracker call never holds up the rest of the inbox. A delivery that cannot
+        be parsed or settled is dead-lettered alone, with the reason; the batch goes on.
         """
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
@@ -123,11 +124,16 @@ class Worker:
         settled: list[Finished] = []
         for item in claimed:
             try:
-                event: Event | str = self.tracker.parse(item.body)
+                event = self.tracker.parse(item.body)
+                result = await self._settle(item, event)
             except MalformedDelivery as exc:
+                log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
                 settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
                 continue
-            result = await self._settle(item, event)
+            except Exception as exc:  # a bug must not stop the worker nor hold up the batch
+                log.exception("delivery %s failed", item.id)
+                settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
+                continue
             if result is None:
                 self._spawn(item, event)
             else:
