@@ -24,7 +24,7 @@ import orjson
 from sqlalchemy import Engine
 
 from bridge.store.db import write_lock
-from bridge.store.records import PENDING
+from bridge.store.records import PENDING, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +214,8 @@ class InboxWriter:
 
 
 def _row(item: Incoming, now: datetime | str) -> tuple[Any, ...]:
-    error = None if item.error is None else item.error.replace("\x00", "")  # not in PostgreSQL text
     headers = orjson.dumps(item.headers).decode()
-    return (item.tracker, item.delivery_key, now, headers, item.body, item.state, 0, error)
+    return (item.tracker, item.delivery_key, now, headers, item.body, item.state, 0, clean_text(item.error))
 
 
 def _resolve(answers: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 PENDING, PROCESSING, DONE, DEAD, REJECTED = "pending", "processing", "done", "dead", "rejected"
 STATES = (PENDING, PROCESSING, DONE, DEAD, REJECTED)
 LEASE = timedelta(minutes=5)
+# The database itself is failing (unreachable, locked): no one result is to blame.
+DATABASE_FAILING = (OperationalError, InterfaceError)
 
 
 def _now() -> datetime:
@@ -200,21 +202,23 @@ class Store:
             return
         try:
             self._finish(results)
-            return
-        except (OperationalError, InterfaceError):
+        except DATABASE_FAILING:
             raise
         except Exception as exc:
             if len(results) == 1:
                 self._dead_letter(results[0], exc)
                 return
             log.warning("recording %d deliveries together failed (%s); each alone", len(results), _briefly(exc))
-        for result in results:
-            try:
-                self._finish([result])
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception as exc:
-                self._dead_letter(result, exc)
+            for result in results:
+                self._finish_alone(result)
+
+    def _finish_alone(self, result: Finished) -> None:
+        try:
+            self._finish([result])
+        except DATABASE_FAILING:
+            raise
+        except Exception as exc:
+            self._dead_letter(result, exc)
 
     def _dead_letter(self, result: Finished, exc: BaseException) -> None:
         reason = f"could not be recorded as {result.state}: {_briefly(exc)}"
