@@ -40,7 +40,7 @@ KEPT_HEADERS = frozenset({
 DELIVERY_ID_HEADER = "x-atlassian-webhook-identifier"
 SIGNATURE_HEADER = "x-hub-signature"
 ALLOWED_METHODS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
-# Jira's ids are UUIDs (36 characters). A longer one is hashed: the idempotency keys of the
+# Far longer than the ids Jira sends. A longer one is hashed: the idempotency keys of the
 # delivery's actions are built from it and must fit their column as well.
 MAX_DELIVERY_ID = 128
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
