@@ -48,7 +48,6 @@ class Harness:
         self.standin.set_workflow(SERVIS)
         self.settings = Settings(
             _env_file=None,
-            database_url=f"sqlite:///{tmp_path / 'bridge.db'}",
             workflows_dir=ROOT / "workflows",
             jira_url="http://jira.test",
             jira_user="bridge@example.com",
@@ -57,7 +56,7 @@ class Harness:
             jira_webhook_secret=SECRET,
             tracker_attempts=2,
             tracker_backoff_seconds=0,
-            **{"admin_token": "admin-token", **settings},
+            **{"database_url": f"sqlite:///{tmp_path / 'bridge.db'}", "admin_token": "admin-token", **settings},
         )
         self.app = create_app(
             self.settings, transport=httpx.ASGITransport(app=standin_app(self.standin))

@@ -143,7 +143,8 @@ class Worker:
 
         Deliveries the core settles without the tracker are recorded together, in one
         transaction. The others run as tasks, one at a time per ticket and in arrival order,
-        so a slow tracker call never holds up the rest of the inbox.
+        so a slow tracker call never holds up the rest of the inbox. A delivery that cannot
+        be parsed or settled is dead-lettered alone, with the reason; the batch goes on.
         """
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
@@ -152,15 +153,20 @@ class Worker:
         settled: list[Finished] = []
         for item in claimed:
             try:
-                event: Event | str = self.tracker.parse(item.body)
+                event = self.tracker.parse(item.body)
+                waiting = held.get((item.tracker, event.ticket))
+                if waiting is not None and waiting.delivery_id < item.id:
+                    result = _behind(item, event.ticket, waiting.delivery_id, waiting.retry_at)
+                else:
+                    result = await self._settle(item, event)
             except MalformedDelivery as exc:
+                log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
                 settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
                 continue
-            waiting = held.get((item.tracker, event.ticket))
-            if waiting is not None and waiting.delivery_id < item.id:
-                settled.append(_behind(item, event.ticket, waiting.delivery_id, waiting.retry_at))
+            except Exception as exc:  # a bug must not stop the worker nor hold up the batch
+                log.exception("delivery %s failed", item.id)
+                settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
                 continue
-            result = await self._settle(item, event)
             if result is None:
                 self._spawn(item, event)
             else:

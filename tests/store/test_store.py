@@ -213,3 +213,69 @@ async def test_customer_chain_is_the_latest_status_change_when_a_customer_left_i
     assert store.customer_chain("jira", "SRV-9") == ("Na klientovi", "Schváleno")
     record(3, verdict="ignored", rule="own-change", actor_role="bridge", from_status="Schváleno", to_status="Na klientovi")
     assert store.customer_chain("jira", "SRV-9") == (None, None)
+
+
+async def put_each(store: Store, items: list[Incoming]) -> list[BaseException | None]:
+    """Put all at once (so they share commits); what each request learnt."""
+    writer = InboxWriter(store.engine)
+    writer.start()
+    try:
+        return await asyncio.gather(*(writer.put(i) for i in items), return_exceptions=True)
+    finally:
+        writer.stop()
+
+
+async def test_a_row_the_database_refuses_fails_only_its_own_request(store):
+    good = [incoming(f"g-{i}") for i in range(150)]
+    bad = Incoming("jira", "bad", {}, b"{}", state=None)  # type: ignore[arg-type]  # NOT NULL
+    answers = await put_each(store, good[:70] + [bad] + good[70:])
+    assert [a is None for a in answers].count(False) == 1
+    assert answers[70] is not None
+    assert store.counts()[PENDING] == 150
+
+
+async def test_a_nul_in_a_rejection_reason_is_dropped_before_storing(store):
+    answers = await put_each(store, [incoming("ok"), incoming("nul", body=b"{", state=REJECTED, error="bad\x00 byte")])
+    assert answers == [None, None]
+    (row,) = store.list_deliveries(REJECTED)
+    assert row["last_error"] == "bad byte"
+
+
+def record(**changes) -> DecisionRecord:
+    return DecisionRecord(**{**RECORD.__dict__, **changes})
+
+
+async def test_a_result_the_database_cannot_hold_is_dead_lettered_alone(store):
+    await put_all(store, [incoming(f"r{i}") for i in range(3)])
+    first, odd, last = store.claim(10)
+    unbindable = record(actor={"name": "Jana"})  # type: ignore[arg-type]
+    store.finish_many([Finished(first.id, DONE, RECORD), Finished(odd.id, DONE, unbindable), Finished(last.id, DONE, RECORD)])
+    states = {row["id"]: (row["state"], row["last_error"]) for row in store.list_deliveries()}
+    assert states[first.id] == (DONE, None) and states[last.id] == (DONE, None)
+    assert states[odd.id][0] == DEAD and "could not be recorded" in states[odd.id][1]
+    assert store.counts()[PROCESSING] == 0
+    assert len(store.list_decisions("SRV-1")) == 2
+
+
+async def test_texts_are_stored_without_nul_and_within_their_columns(store):
+    await put_all(store, [incoming("t1"), incoming("t2")])
+    decided, dead = store.claim(10)
+    long_status = "Čeká na zákazníka " * 30
+    store.finish_many([
+        Finished(decided.id, DONE, record(actor="Ja\x00na (qm:1)", to_status=long_status, reason="moved by Ja\x00na")),
+        Finished(dead.id, DEAD, error="Jira said: \x00nope"),
+    ])
+    (decision,) = store.list_decisions("SRV-1")
+    assert decision["actor"] == "Jana (qm:1)" and decision["reason"] == "moved by Jana"
+    assert decision["to_status"] == long_status[:255]
+    assert store.list_deliveries(DEAD)[0]["last_error"] == "Jira said: nope"
+
+
+async def test_decisions_with_actions_and_action_errors_are_stored_without_nul(store):
+    await put_all(store, [incoming("a1")])
+    (claimed,) = store.claim(1)
+    planned = [("jira:a1:0:comment", "comment", "SRV-1", {"body": "b", "public": True})]
+    (action,) = store.record_decision(claimed.id, record(actor="Ja\x00na"), planned)
+    store.set_action_outcome(action.id, "failed", "Jira said: \x00nope")
+    (decision,) = store.list_decisions("SRV-1")
+    assert decision["actor"] == "Jana" and decision["actions"][0]["error"] == "Jira said: nope"

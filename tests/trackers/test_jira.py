@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from bridge.engine import Actor, Event, Kind, Role
 from bridge.trackers.base import MalformedDelivery, TrackerRejected, TrackerUnavailable
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, adf, parse_body, parse_delivery
+from tests.conftest import FIXTURES
 
 BASE = "https://jira.test"
 FAST = RetryPolicy(attempts=3, backoff=0.0, backoff_max=0.05)
@@ -73,6 +75,89 @@ def test_decline_without_comment_has_none(jira_sample):
 def test_malformed_deliveries_say_why(body, reason):
     with pytest.raises(MalformedDelivery, match=reason):
         parse_body(body)
+
+
+def delivery(**changes) -> dict:
+    """A status change with the given top-level parts replaced."""
+    payload = json.loads((FIXTURES / "jira" / "customer_forbidden_transition.json").read_text(encoding="utf-8"))
+    return payload | changes
+
+
+HOSTILE_KEYS = [
+    "SRV-1/../../../../x",
+    "SRV-1?x=",
+    "SRV-1#x",
+    "../SRV-1",
+    "..",
+    "SRV-1/transitions",
+    "SRV-1\n",
+    "SRV-1 ",
+    "SRV-0",
+    "1SRV-2",
+    "_SRV-2",
+    "SRV-",
+    "SR-V-1",
+    "\u017fRV-1",  # 'ſ' folds to 's' case-insensitively
+    "\u212aEY-1",  # the Kelvin sign folds to 'k'
+    "S" * 70 + "-1",
+    "",
+]
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_keys_not_shaped_like_jiras_are_refused(key):
+    payload = delivery()
+    payload["issue"]["key"] = key
+    with pytest.raises(MalformedDelivery, match="issue.key"):
+        parse_delivery(payload)
+
+
+@pytest.mark.parametrize("key", ["SRV-412", "X-1", "R2D2-10", "MY_PROJECT_2-7", "srv-5"])
+def test_keys_of_any_valid_project_are_taken(key):
+    payload = delivery()
+    payload["issue"]["key"] = key
+    assert parse_delivery(payload).ticket == key
+
+
+def test_changelog_items_that_are_not_a_list_are_malformed():
+    payload = {"webhookEvent": "jira:issue_updated", "issue": {"key": "X-1", "fields": {}}, "changelog": {"items": 5}}
+    with pytest.raises(MalformedDelivery, match="changelog.items"):
+        parse_delivery(payload)
+
+
+def test_a_user_name_that_is_an_object_is_malformed():
+    payload = delivery(user={"name": {"first": "Jana"}, "displayName": "Jana"})
+    with pytest.raises(MalformedDelivery, match="user.name"):
+        parse_delivery(payload)
+
+
+def nested_comment(depth: int) -> dict:
+    node: dict = {"type": "text", "text": "deep"}
+    for _ in range(depth):
+        node = {"type": "paragraph", "content": [node]}
+    return {"id": "1", "author": CUSTOMER_AUTHOR, "body": node}
+
+
+CUSTOMER_AUTHOR = {"accountId": "qm:1", "accountType": "customer", "displayName": "Jana"}
+
+
+def test_a_comment_nested_beyond_any_real_document_is_malformed():
+    payload = {"webhookEvent": "comment_created", "issue": delivery()["issue"], "comment": nested_comment(450)}
+    with pytest.raises(MalformedDelivery, match="nested deeper than"):
+        parse_body(json.dumps(payload).encode())
+
+
+def test_a_nested_comment_of_real_depth_is_read():
+    payload = {"webhookEvent": "comment_created", "issue": delivery()["issue"], "comment": nested_comment(20)}
+    assert parse_delivery(payload).comment == "deep"
+
+
+def test_text_fields_are_cleaned_and_bounded():
+    payload = delivery(user={"accountId": 4711, "displayName": "Ja\x00na", "accountType": "customer"})
+    payload["changelog"]["items"][0]["toString"] = "H" * 1000
+    event = parse_delivery(payload)
+    assert event.actor.id == "4711" and event.actor.name == "Jana"
+    assert event.to_status == "H" * 255
 
 
 def test_adf_has_one_paragraph_per_line_and_no_empty_text():
@@ -249,3 +334,27 @@ def test_retry_policy_waits_exponentially_and_caps_retry_after():
 
     assert [policy.wait(State(n)) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
     assert policy.wait(State(1, TrackerUnavailable("x", retry_after=120))) == 10
+
+
+ENCODED = {
+    "SRV-1/../../../../x": "SRV-1%2F..%2F..%2F..%2F..%2Fx",
+    "SRV-1?x=": "SRV-1%3Fx%3D",
+    "..": "%2E%2E",
+    "SRV 1#x": "SRV%201%23x",
+}
+
+
+@pytest.mark.parametrize("key", ENCODED)
+@respx.mock
+async def test_a_hostile_key_stays_one_path_segment(key):
+    """Whatever reached the tracker as a key, the call goes to that ticket's own path."""
+    route = respx.route().respond(204, json={"key": "SRV-1", "fields": {}})
+    t = tracker()
+    event = parse_delivery(delivery())
+    await t.transition(key, "31")
+    await t.comment(key, "Vráceno.", public=True, marker="m")
+    await t.get_ticket(replace(event, ticket=key), [])
+    issue = f"/rest/api/3/issue/{ENCODED[key]}"
+    assert [c.request.url.raw_path.decode() for c in route.calls] == [
+        f"{issue}/transitions", f"{issue}/comment", f"{issue}?fields=status%2Cissuetype%2Cproject&expand=transitions",
+    ]

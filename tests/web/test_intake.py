@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import asyncio
 import json
 
 import httpx
@@ -13,6 +14,7 @@ from bridge.store import PENDING, REJECTED, InboxWriter, Store, create_db_engine
 from bridge.trackers.jira import envelope_problem
 from bridge.web.intake import SignatureError, WebhookIntake, verify_signature
 from tests.conftest import FIXTURES
+from tests.databases import database_url
 
 SECRET = b"It's a Secret to Everybody"
 BODY = (FIXTURES / "jira" / "customer_forbidden_transition.json").read_bytes()
@@ -48,9 +50,15 @@ async def fallback(scope, receive, send):
     await send({"type": "http.response.body", "body": b"fallback"})
 
 
-@pytest.fixture
-async def edge(tmp_path):
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'inbox.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def edge(request, tmp_path):
+    with database_url(request.param, tmp_path) as url:
+        async for pair in _edge(url):
+            yield pair
+
+
+async def _edge(url: str):
+    engine = create_db_engine(url)
     migrate(engine)
     writer = InboxWriter(engine)
     writer.start()
@@ -147,3 +155,37 @@ async def test_other_methods_and_paths(edge):
     client, _ = edge
     assert (await client.get("/webhooks/jira")).status_code == 405
     assert (await client.get("/elsewhere")).text == "fallback"
+
+
+def hashed(delivery_id: str) -> str:
+    return "sha256:" + hashlib.sha256(delivery_id.encode("latin-1")).hexdigest()
+
+
+@pytest.mark.parametrize("delivery_id", ["d" * 300, "d" * 129, "line\nbreak", "nul\x00byte", "bell\x07"])
+async def test_a_delivery_id_unfit_to_be_a_key_is_kept_by_its_hash(edge, delivery_id):
+    client, store = edge
+    for _ in range(2):
+        r = await client.post("/webhooks/jira", content=BODY, headers=headers(BODY, delivery=delivery_id))
+        assert r.status_code == 200 and r.json()["delivery"] == hashed(delivery_id)
+    (row,) = store.list_deliveries(PENDING)  # the hash dedupes as the id would
+    assert row["delivery_key"] == hashed(delivery_id)
+
+
+async def test_control_characters_are_dropped_from_the_stored_headers(edge):
+    client, store = edge
+    h = headers(BODY, **{"user-agent": "Atlassian\x00 Webhook\x1b"})
+    assert (await client.post("/webhooks/jira", content=BODY, headers=h)).status_code == 200
+    (row,) = store.list_deliveries(PENDING, include_body=True)
+    assert row["headers"]["user-agent"] == "Atlassian Webhook"
+
+
+async def test_an_unfit_delivery_id_does_not_fail_the_deliveries_committed_with_it(edge):
+    client, store = edge
+    ids = [f"d-{i}" for i in range(60)] + ["x" * 300, "nul\x00id"]
+
+    async def post(delivery_id: str) -> int:
+        r = await client.post("/webhooks/jira", content=BODY, headers=headers(BODY, delivery=delivery_id))
+        return r.status_code
+
+    assert set(await asyncio.gather(*(post(i) for i in ids))) == {200}
+    assert len(store.list_deliveries(PENDING, limit=100)) == 62

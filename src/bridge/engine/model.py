@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# The longest texts an event carries. Trackers cut what they deliver to these, so that each
+# fits the column the audit log keeps it in (store/tables.py).
+KEY_LENGTH = 64  # ticket keys and the tracker's event names
+NAME_LENGTH = 255  # statuses, actor ids and names, projects, ticket and request types
+
+
 class Role(str, enum.Enum):
     CUSTOMER = "customer"
     AGENT = "agent"

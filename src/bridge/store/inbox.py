@@ -3,7 +3,8 @@
 Every delivery must be committed before the tracker hears 200. One commit per request with
 `synchronous=FULL` caps out near a few thousand a second, so a single writer thread takes
 whatever arrived while the previous commit was syncing and commits it together; each
-waiting request is answered once its row is durable.
+waiting request is answered once its row is durable. A row the database refuses fails only
+its own request: the group is then committed row by row.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import orjson
 from sqlalchemy import Engine
 
 from bridge.store.db import write_lock
-from bridge.store.records import PENDING
+from bridge.store.records import PENDING, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class InboxWriter:
         mark = "?" if self._sqlite else "%s"
         self._row_marks = f"({', '.join([mark] * 8)})"
         self._sql: dict[int, str] = {}  # statement by number of rows
+        # The driver's errors that mean the database itself is failing, not one row
+        dbapi = engine.dialect.dbapi
+        self._failing: tuple[type[BaseException], ...] = (dbapi.OperationalError, dbapi.InterfaceError)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
@@ -137,38 +141,38 @@ class InboxWriter:
         now: datetime | str = datetime.now(UTC)
         if self._sqlite:  # stored as SQLAlchemy stores DateTime on SQLite
             now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-        rows = [
-            (
-                item.tracker,
-                item.delivery_key,
-                now,
-                orjson.dumps(item.headers).decode(),
-                item.body,
-                item.state,
-                0,
-                item.error,
-            )
-            for item, _ in batch
-        ]
-        error: BaseException | None = None
+        errors: list[BaseException | None]
         try:
-            self._insert(rows)
+            self._insert([_row(item, now) for item, _ in batch])
+            errors = [None] * len(batch)
         except Exception as exc:  # the requests learn of it and answer 503
-            log.exception("inbox commit of %d deliveries failed", len(rows))
-            error = exc
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for _, fut in batch:
-            by_loop.setdefault(fut.get_loop(), []).append(fut)
-        for loop, futs in by_loop.items():
+            if isinstance(exc, self._failing) or len(batch) == 1:
+                log.exception("inbox commit of %d deliveries failed", len(batch))
+                errors = [exc] * len(batch)
+            else:  # one row the database refuses must not fail the rest of its group
+                log.warning("inbox commit of %d deliveries failed (%s); each alone", len(batch), exc)
+                errors = [self._insert_alone(item, now) for item, _ in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], BaseException | None]]] = {}
+        for (_, fut), error in zip(batch, errors, strict=True):
+            by_loop.setdefault(fut.get_loop(), []).append((fut, error))
+        for loop, answers in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_resolve, futs, error)
+                loop.call_soon_threadsafe(_resolve, answers)
             except RuntimeError:  # loop closed: nobody is waiting any more
                 pass
-        if error is None:
-            self._rate.add(len(rows))
+        committed = errors.count(None)
+        if committed:
+            self._rate.add(committed)
             if self.on_commit is not None:
                 self.on_commit()
 
+    def _insert_alone(self, item: Incoming, now: datetime | str) -> BaseException | None:
+        try:
+            self._insert([_row(item, now)])
+        except Exception as exc:
+            log.exception("inbox could not store delivery %.80r", item.delivery_key)
+            return exc
+        return None
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         """One transaction on the writer's own driver connection: on this path the pool's
@@ -209,8 +213,13 @@ class InboxWriter:
         return sql
 
 
-def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for fut in futs:
+def _row(item: Incoming, now: datetime | str) -> tuple[Any, ...]:
+    headers = orjson.dumps(item.headers).decode()
+    return (item.tracker, item.delivery_key, now, headers, item.body, item.state, 0, clean_text(item.error))
+
+
+def _resolve(answers: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for fut, error in answers:
         if fut.done():
             continue
         if error is None:

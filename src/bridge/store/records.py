@@ -4,23 +4,32 @@ async side calls it through `asyncio.to_thread`.
 Claiming uses `FOR UPDATE SKIP LOCKED` (ignored by SQLite), so several replicas can share one
 PostgreSQL inbox; a claim that was never finished (a crashed replica) is taken again after
 its lease runs out.
+
+Texts are written without NUL (PostgreSQL's text cannot hold it) and cut to their columns,
+so no value a delivery carried can make a write fail.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bridge.store.db import begin_write
 from bridge.store.tables import actions, decisions, deliveries
+
+log = logging.getLogger(__name__)
 
 PENDING, PROCESSING, DONE, DEAD, REJECTED = "pending", "processing", "done", "dead", "rejected"
 RETRYING = "retrying"  # the tracker failed it (or an earlier delivery of its ticket): later
 STATES = (PENDING, PROCESSING, RETRYING, DONE, DEAD, REJECTED)
 LEASE = timedelta(minutes=5)
+# The database itself is failing (unreachable, locked): no one result is to blame.
+DATABASE_FAILING = (OperationalError, InterfaceError)
 
 
 def _now() -> datetime:
@@ -32,6 +41,31 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def clean_text(value: str | None, limit: int | None = None) -> str | None:
+    """`value` without NUL and at most `limit` characters long."""
+    if value is None:
+        return None
+    return value.replace("\x00", "")[:limit]
+
+
+_DECISION_LENGTHS = {c.name: getattr(c.type, "length", None) for c in decisions.columns}
+
+
+def _decision_row(record: DecisionRecord) -> dict[str, Any]:
+    row = dict(record.__dict__)
+    for name, value in row.items():
+        if isinstance(value, str):
+            row[name] = clean_text(value, _DECISION_LENGTHS.get(name))
+    return row
+
+
+def _briefly(exc: BaseException) -> str:
+    """The first line of the driver's own message, without the statement and its values."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"[:300]
 
 
 @dataclass(frozen=True)
@@ -203,12 +237,46 @@ class Store:
             ).rowcount
 
     def finish_many(self, results: list[Finished]) -> None:
-        """Close deliveries, with their decisions and last action outcomes, in one transaction."""
+        """Close deliveries (or set them to wait) with their decisions, in one transaction.
+
+        A result the database refuses must not keep the others in `processing`, to be claimed
+        and refused again: each is then recorded alone, and one still refused is closed as dead
+        with the reason, without its decision. Raises only when the database itself fails; the
+        claims then lapse and are taken again.
+        """
         if not results:
             return
+        try:
+            self._finish(results)
+        except DATABASE_FAILING:
+            raise
+        except Exception as exc:
+            if len(results) == 1:
+                self._dead_letter(results[0], exc)
+                return
+            log.warning("recording %d deliveries together failed (%s); each alone", len(results), _briefly(exc))
+            for result in results:
+                self._finish_alone(result)
+
+    def _finish_alone(self, result: Finished) -> None:
+        try:
+            self._finish([result])
+        except DATABASE_FAILING:
+            raise
+        except Exception as exc:
+            self._dead_letter(result, exc)
+
+    def _dead_letter(self, result: Finished, exc: BaseException) -> None:
+        reason = f"could not be recorded as {result.state}: {_briefly(exc)}"
+        if result.error:
+            reason += f" (its error: {result.error})"
+        log.error("delivery %s is dead: %s", result.delivery_id, reason)
+        self._finish([Finished(result.delivery_id, DEAD, error=reason)])
+
+    def _finish(self, results: list[Finished]) -> None:
         now = _now()
         decided = [
-            {"delivery_id": r.delivery_id, "created_at": now, **r.decision.__dict__}
+            {"delivery_id": r.delivery_id, "created_at": now, **_decision_row(r.decision)}
             for r in results
             if r.decision is not None
         ]
@@ -216,7 +284,7 @@ class Store:
             {
                 "delivery_id": r.delivery_id,
                 "state": r.state,
-                "error": r.error,
+                "error": clean_text(r.error),
                 "finished_at": None if r.state == RETRYING else now,
                 "retry_at": r.retry_at,
                 "ticket": r.ticket,
@@ -244,7 +312,7 @@ class Store:
         outcome = "dry_run" if record.dry_run else "pending"
         with begin_write(self.engine) as conn:
             decision_id = conn.execute(
-                _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": now, **record.__dict__}
+                _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": now, **_decision_row(record)}
             ).scalar_one()
             ids = conn.execute(
                 _INSERT_ACTIONS,
@@ -314,7 +382,7 @@ class Store:
         with begin_write(self.engine) as conn:
             conn.execute(
                 _SET_OUTCOME,
-                [{"action_id": i, "outcome": outcome, "error": error, "at": now} for i in ids],
+                [{"action_id": i, "outcome": outcome, "error": clean_text(error), "at": now} for i in ids],
             )
 
 

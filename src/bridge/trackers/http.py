@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
@@ -25,6 +25,17 @@ from bridge.trackers.base import TrackerRejected, TrackerUnavailable
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+def segment(value: str) -> str:
+    """`value` as exactly one path segment, whatever it holds: every character that would
+    end it, start a query or fragment (`/`, `?`, `#`, `%`…) is percent-encoded, and so are the
+    dots of `.` and `..`, which would otherwise climb to another path."""
+    if not value:
+        raise ValueError("a path segment cannot be empty")
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
+
+
 class RestClient:
     """A tracker's REST API: base URL, credentials and timeout, over one httpx transport.
 
@@ -32,6 +43,7 @@ class RestClient:
     cookies, redirects or per-call auth flow, and leaving out `httpx.AsyncClient`'s handling
     of them halves the CPU a call costs (bench/README.md, "What the figures taught"). The
     credentials live in the headers only, never in a URL, so no error text can carry them.
+    A value put into a path goes through `segment`.
     """
 
     def __init__(

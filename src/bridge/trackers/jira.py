@@ -7,6 +7,7 @@ in configured groups on Data Center (looked up once per user and cached).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -15,8 +16,9 @@ import httpx
 import orjson
 
 from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
+from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
 from bridge.trackers.base import MalformedDelivery, TrackerRejected
-from bridge.trackers.http import RestClient, RetryPolicy, send, send_once
+from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
@@ -25,6 +27,13 @@ RECENT_COMMENTS = 50  # how far back a retry looks for a comment it may have mad
 
 
 # -- deliveries ------------------------------------------------------------------------------
+# Jira's issue key: the project key (a letter, then letters, digits or underscores) and the
+# issue's number. Anything else would not name one ticket once put into a REST path.
+ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*", re.IGNORECASE | re.ASCII)
+# Deeper than any editor nests a comment; walking it would only cost time.
+MAX_COMMENT_DEPTH = 100
+
+
 def envelope_problem(payload: Any) -> str | None:
     """Why a parsed body is not a Jira webhook delivery at all, or None. Cheap enough for
     the intake to answer 422 before storing."""
@@ -34,20 +43,33 @@ def envelope_problem(payload: Any) -> str | None:
 
 
 def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Event:
-    """Normalise a Jira webhook body into the core's event. Pure."""
+    """Normalise a Jira webhook body into the core's event. Pure and total: any JSON object
+    becomes an event or raises `MalformedDelivery` saying what is wrong with it."""
     problem = envelope_problem(payload)
     if problem is not None:
         raise MalformedDelivery(problem)
     name = payload["webhookEvent"]
+    try:
+        return _event(payload, name, tracker)
+    except MalformedDelivery as exc:
+        raise MalformedDelivery(f"{_text(name, 'webhookEvent', KEY_LENGTH)}: {exc}") from None
+
+
+def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
     issue = payload.get("issue")
     if not isinstance(issue, Mapping) or not isinstance(issue.get("key"), str):
-        raise MalformedDelivery(f"{name}: 'issue.key' is missing")
+        raise MalformedDelivery("'issue.key' is missing")
+    key = issue["key"]
+    if len(key) > KEY_LENGTH or not ISSUE_KEY.fullmatch(key):
+        raise MalformedDelivery(f"'issue.key' {key[:80]!r} is not a Jira issue key")
     fields = issue.get("fields") or {}
     if not isinstance(fields, Mapping):
-        raise MalformedDelivery(f"{name}: 'issue.fields' is not an object")
+        raise MalformedDelivery("'issue.fields' is not an object")
 
     comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else None
-    user = payload.get("user") or (comment or {}).get("author") or {}
+    user, who = payload.get("user"), "user"
+    if not user and comment is not None:
+        user, who = comment.get("author"), "comment.author"
     status_item = _status_item(payload.get("changelog"))
 
     if name == "jira:issue_updated":
@@ -59,20 +81,20 @@ def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Even
     else:
         kind = Kind.OTHER
 
-    status = _name(fields.get("status"))
+    status = _text(_get(fields.get("status"), "name"), "issue.fields.status.name")
     return Event(
         tracker=tracker,
         kind=kind,
-        ticket=issue["key"],
-        actor=actor_of(user),
-        project=_get(fields.get("project"), "key"),
-        issue_type=_name(fields.get("issuetype")),
+        ticket=key,
+        actor=actor_of(user, who),
+        project=_text(_get(fields.get("project"), "key"), "issue.fields.project.key"),
+        issue_type=_text(_get(fields.get("issuetype"), "name"), "issue.fields.issuetype.name"),
         request_type=request_type_of(fields),
-        from_status=status_item.get("fromString") if status_item else None,
-        to_status=status_item.get("toString") if status_item else status,
+        from_status=_text(_get(status_item, "fromString"), "changelog.items.fromString"),
+        to_status=_text(_get(status_item, "toString"), "changelog.items.toString") if status_item else status,
         comment=comment_text(comment.get("body")) if comment else None,
-        raw_event=name,
-        snapshot=Ticket(issue["key"], status or "", dict(fields), transitions=None),
+        raw_event=_text(name, "webhookEvent", KEY_LENGTH),
+        snapshot=Ticket(key, status or "", dict(fields), transitions=None),
     )
 
 
@@ -84,7 +106,7 @@ def parse_body(body: bytes) -> Event:
     return parse_delivery(payload)
 
 
-def actor_of(user: Mapping[str, Any]) -> Actor:
+def actor_of(user: Any, where: str = "user") -> Actor:
     if not isinstance(user, Mapping):
         return Actor(None)
     account_type = user.get("accountType")
@@ -94,8 +116,12 @@ def actor_of(user: Mapping[str, Any]) -> Actor:
         role = Role.AGENT
     else:  # Data Center carries no account type: group membership decides
         role = Role.UNKNOWN
-    ident = user.get("accountId") or user.get("name") or user.get("key")
-    return Actor(ident, user.get("displayName"), role)
+    ident = (
+        _text(user.get("accountId"), f"{where}.accountId")
+        or _text(user.get("name"), f"{where}.name")
+        or _text(user.get("key"), f"{where}.key")
+    )
+    return Actor(ident, _text(user.get("displayName"), f"{where}.displayName"), role)
 
 
 def request_type_of(fields: Mapping[str, Any]) -> str | None:
@@ -104,19 +130,32 @@ def request_type_of(fields: Mapping[str, Any]) -> str | None:
         if isinstance(value, Mapping):
             request_type = value.get("requestType")
             if isinstance(request_type, Mapping) and isinstance(request_type.get("name"), str):
-                return request_type["name"]
+                return _text(request_type["name"], "requestType.name")
     return None
 
 
 def comment_text(body: Any) -> str:
-    """Plain text of a comment body: a string (v2, webhooks) or an ADF document (v3)."""
-    if isinstance(body, str):
-        return body
-    if isinstance(body, Mapping):
-        if body.get("type") == "text":
-            return str(body.get("text", ""))
-        return "".join(comment_text(part) for part in body.get("content") or [])
-    return ""
+    """Plain text of a comment body: a string (v2, webhooks) or an ADF document (v3).
+
+    The document is walked with a stack of its own, not by recursion: a signed delivery may
+    nest it as deep as it likes, and it is refused past `MAX_COMMENT_DEPTH`.
+    """
+    parts: list[str] = []
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            parts.append(node)
+        elif not isinstance(node, Mapping):
+            continue
+        elif node.get("type") == "text":
+            text = node.get("text")
+            parts.append(text if isinstance(text, str) else "")
+        elif isinstance(node.get("content"), list):
+            if depth >= MAX_COMMENT_DEPTH:
+                raise MalformedDelivery(f"'comment.body' is nested deeper than {MAX_COMMENT_DEPTH} levels")
+            stack.extend((child, depth + 1) for child in reversed(node["content"]))
+    return "".join(parts).replace("\x00", "")
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -135,9 +174,16 @@ def _lines(text: str) -> list[str]:
 
 
 def _status_item(changelog: Any) -> Mapping[str, Any] | None:
-    if not isinstance(changelog, Mapping):
+    if changelog is None:
         return None
-    for item in changelog.get("items") or []:
+    if not isinstance(changelog, Mapping):
+        raise MalformedDelivery("'changelog' is not an object")
+    items = changelog.get("items")
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        raise MalformedDelivery("'changelog.items' is not a list")
+    for item in items:
         if isinstance(item, Mapping) and (item.get("fieldId") or item.get("field")) == "status":
             return item
     return None
@@ -148,7 +194,20 @@ def _get(value: Any, key: str) -> Any:
 
 
 def _name(value: Any) -> str | None:
-    return _get(value, "name")
+    name = _get(value, "name")
+    return name if isinstance(name, str) else None
+
+
+def _text(value: Any, where: str, limit: int = NAME_LENGTH) -> str | None:
+    """A text of the delivery as the event carries it: numbers (ids) as their digits, NUL
+    dropped (PostgreSQL cannot store it), cut to `limit`. Another type is not Jira's shape."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.replace("\x00", "")[:limit]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2**64:
+        return str(value)[:limit]
+    raise MalformedDelivery(f"'{where}' is not text")
 
 
 # -- REST ------------------------------------------------------------------------------------
@@ -219,7 +278,7 @@ class JiraTracker:
         wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))
         issue = (
             await self._call(
-                "GET", f"/issue/{event.ticket}", params={"fields": wanted, "expand": "transitions"}
+                "GET", f"/issue/{segment(event.ticket)}", params={"fields": wanted, "expand": "transitions"}
             )
         ).json()
         found = issue.get("fields") or {}
@@ -232,7 +291,7 @@ class JiraTracker:
     # -- changes: one attempt each; the executor retries after looking what was applied --
     async def transition(self, ticket: str, transition_id: str) -> None:
         await self._once(
-            "POST", f"/issue/{ticket}/transitions", json={"transition": {"id": transition_id}}
+            "POST", f"/issue/{segment(ticket)}/transitions", json={"transition": {"id": transition_id}}
         )
 
     async def comment(self, ticket: str, body: str, *, public: bool, marker: str) -> None:
@@ -245,10 +304,10 @@ class JiraTracker:
             "body": adf(body) if self.deployment == "cloud" else body,
             "properties": properties,
         }
-        await self._once("POST", f"/issue/{ticket}/comment", json=payload)
+        await self._once("POST", f"/issue/{segment(ticket)}/comment", json=payload)
 
     async def status_of(self, ticket: str) -> str:
-        issue = (await self._once("GET", f"/issue/{ticket}", params={"fields": "status"})).json()
+        issue = (await self._once("GET", f"/issue/{segment(ticket)}", params={"fields": "status"})).json()
         return _name((issue.get("fields") or {}).get("status")) or ""
 
     async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
@@ -259,7 +318,7 @@ class JiraTracker:
         page = (
             await self._once(
                 "GET",
-                f"/issue/{ticket}/comment",
+                f"/issue/{segment(ticket)}/comment",
                 params={"orderBy": "-created", "maxResults": str(RECENT_COMMENTS)},
             )
         ).json()
@@ -274,7 +333,7 @@ class JiraTracker:
         return False
 
     async def _marker_of(self, comment_id: str) -> str | None:
-        path = f"/comment/{comment_id}/properties/{MARKER_PROPERTY}"
+        path = f"/comment/{segment(comment_id)}/properties/{MARKER_PROPERTY}"
         try:
             prop = (await self._once("GET", path)).json()
         except TrackerRejected:  # 404: a comment of the bridge's without a marker

@@ -4,6 +4,10 @@ This is the hot path, so it does only what must happen before the answer: bound 
 check the signature, check the body is a JSON object, store it durably (group commit) and
 answer 200. Everything else happens in the worker. A malformed body is kept in the inbox as
 `rejected`, with the reason, for inspection.
+
+Nothing a request carries may fail the commit it shares with other requests: a delivery id
+that no key column could hold is replaced by its hash, and control characters (NUL above
+all, which PostgreSQL text cannot hold) are dropped from the headers kept.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -35,10 +40,25 @@ KEPT_HEADERS = frozenset({
 DELIVERY_ID_HEADER = "x-atlassian-webhook-identifier"
 SIGNATURE_HEADER = "x-hub-signature"
 ALLOWED_METHODS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
+# Far longer than the ids Jira sends. A longer one is hashed: the idempotency keys of the
+# delivery's actions are built from it and must fit their column as well.
+MAX_DELIVERY_ID = 128
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class SignatureError(Exception):
     pass
+
+
+def delivery_key(delivery_id: str | None, body: bytes) -> str:
+    """The key deliveries are told apart by: the tracker's delivery id, or `sha256:` and the
+    digest of the body when there is none, or of the id when the id is too long to be a key
+    or holds control characters."""
+    if not delivery_id:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    if len(delivery_id) > MAX_DELIVERY_ID or CONTROL.search(delivery_id):
+        return "sha256:" + hashlib.sha256(delivery_id.encode("latin-1")).hexdigest()
+    return delivery_id
 
 
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> None:
@@ -111,7 +131,10 @@ class WebhookIntake:
             except SignatureError as exc:
                 return 401, {"error": str(exc)}
 
-        key = kept.get(DELIVERY_ID_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest()
+        key = delivery_key(kept.get(DELIVERY_ID_HEADER), body)
+        for name, value in kept.items():
+            if CONTROL.search(value):
+                kept[name] = CONTROL.sub("", value)
         problem = _malformed(body, self.envelope_checks.get(tracker))
         if problem is None:
             item = Incoming(tracker, key, kept, body)
