@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import respx
+from httpx_aiohttp import AiohttpTransport
 
 from bridge.trackers.base import TrackerRejected, TrackerUnavailable
 from bridge.trackers.http import RestClient, RetryPolicy, send
@@ -72,3 +79,55 @@ async def test_errors_never_carry_the_credentials():
     assert "401 Unauthorized" in texts[1]
     encoded = base64.b64encode(b"bot@x:api-token-secret").decode()
     assert not any("api-token-secret" in t or encoded in t for t in texts)
+
+
+@pytest.fixture(scope="module")
+def untrusted_tls(tmp_path_factory) -> Iterator[int]:
+    """A TLS server on loopback whose certificate no one trusts (self-signed)."""
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield port
+    server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("where,says", [
+    ("refused", "connection refused"),
+    ("nowhere", "host name not found"),
+    ("untrusted", "TLS: certificate not trusted (self-signed certificate)"),
+])
+async def test_connection_failures_say_what_failed(where, says, request):
+    """Through the transport the service runs on, which reports them all as timeouts."""
+    url = {"refused": lambda: f"http://127.0.0.1:{closed_port()}",
+           "nowhere": lambda: "http://jira.nonexistent.invalid",
+           "untrusted": lambda: f"https://127.0.0.1:{request.getfixturevalue('untrusted_tls')}"}[where]()
+    client = RestClient(url, transport=AiohttpTransport(), timeout=5)
+    try:
+        with pytest.raises(TrackerUnavailable) as caught:
+            await send(client, "GET", "/rest/api/3/myself", ONCE)
+    finally:
+        await client.aclose()
+    assert str(caught.value).startswith(f"GET /rest/api/3/myself: {says}")
+    assert "ssl:default" not in str(caught.value) and "Timeout" not in str(caught.value)

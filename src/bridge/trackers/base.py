@@ -21,9 +21,14 @@ class MalformedDelivery(ValueError):
 
 
 class TrackerError(Exception):
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    """`status`: the tracker's HTTP answer, None when none came."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class TrackerUnavailable(TrackerError):

@@ -10,6 +10,8 @@ retried; so is a redirect, which means the configured base URL is not the API's.
 from __future__ import annotations
 
 import base64
+import socket
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -156,7 +158,7 @@ async def send_once(client: RestClient, method: str, url: str, **kwargs: Any) ->
     try:
         response = await client.request(method, url, **kwargs)
     except httpx.TransportError as exc:
-        raise TrackerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from None
+        raise TrackerUnavailable(f"{method} {url}: {transport_problem(exc)}") from None
     if response.status_code < 300:
         return response
     if response.status_code < 400:
@@ -169,9 +171,31 @@ async def send_once(client: RestClient, method: str, url: str, **kwargs: Any) ->
     message = f"{method} {url}: {response.status_code} {detail}".strip()
     if response.status_code in RETRYABLE:
         raise TrackerUnavailable(
-            message, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+            message,
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            status=response.status_code,
         )
-    raise TrackerRejected(message)
+    raise TrackerRejected(message, status=response.status_code)
+
+
+def transport_problem(exc: httpx.TransportError) -> str:
+    """What failed on the way to the tracker, in words an admin can act on. (The aiohttp
+    transport reports every failure to connect as a timeout; its cause says what it was.)"""
+    cause = exc.__cause__ or exc
+    os_error = getattr(cause, "os_error", None)
+    if isinstance(os_error, ssl.SSLCertVerificationError):
+        return f"TLS: certificate not trusted ({os_error.verify_message})"
+    if isinstance(os_error, ssl.SSLError):
+        return f"TLS: {os_error.reason or os_error}"
+    if isinstance(os_error, socket.gaierror):
+        return f"host name not found ({os_error.strerror})"
+    if isinstance(os_error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(os_error, OSError):
+        return f"cannot connect ({os_error.strerror or os_error})"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _error_detail(response: httpx.Response) -> str:
