@@ -25,6 +25,7 @@ from bridge.config import Settings
 from bridge.executor import Executor
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
 from bridge.trackers.base import OfflineTracker, Tracker
+from bridge.trackers.health import TrackerHealth
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
 from bridge.web.api import include_routes
@@ -64,6 +65,7 @@ class Services:
     inbox: InboxWriter
     worker: Worker
     client: RestClient | None
+    health: TrackerHealth
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -106,6 +108,11 @@ def create_app(
     client = jira_client(settings, transport) if settings.tracker_configured else None
     tracker = build_tracker(settings, client)
     executor = Executor(tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings))
+    health = TrackerHealth(
+        tracker,
+        every=settings.tracker_check_seconds,
+        retry=min(5.0, settings.tracker_check_seconds),
+    )
     inbox = InboxWriter(engine, sqlite_synchronous=settings.sqlite_synchronous)
     worker = Worker(
         store,
@@ -115,15 +122,17 @@ def create_app(
         concurrency=settings.worker_concurrency,
         intake_rate=inbox.rate,
         retry_later=retry_later(settings),
+        health=health,
     )
     inbox.on_commit = worker.wake
-    services = Services(settings, store, registry, inbox, worker, client)
+    services = Services(settings, store, registry, inbox, worker, client, health)
 
     api = FastAPI(title="ticket-bridge", version=__version__, lifespan=_lifespan(services))
     api.state.settings = settings
     api.state.store = store
     api.state.registry = registry
     api.state.worker = worker
+    api.state.health = health
     api.state.services = services
     include_routes(api)
     secret = settings.jira_webhook_secret
@@ -136,15 +145,14 @@ def create_app(
     )
 
 
-async def _learn_identity(tracker: Tracker) -> None:
-    """Learn the bridge's own account at start, off the hot path; the worker asks again
-    if this fails."""
+async def _first_check(health: TrackerHealth) -> None:
+    """Check the tracker at start, off the hot path: a wrong token is one clear ERROR line
+    (logged by the check) and `/readyz` says so; the scheduler checks again."""
     try:
-        ids = await tracker.identity()
-        if ids:
+        if await health.check() is None and (ids := await health.tracker.identity()):
             log.info("acting as tracker account %s", ", ".join(sorted(ids)))
-    except Exception as exc:
-        log.warning("could not learn the bridge's own tracker account yet: %s", exc)
+    except Exception:
+        log.exception("checking the tracker failed")
 
 
 def _lifespan(services: Services):  # type: ignore[no-untyped-def]
@@ -161,9 +169,17 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
         if settings.jira_deployment == "datacenter" and not settings.customer_groups:
             log.warning("BRIDGE_JIRA_CUSTOMER_GROUPS is empty: nobody counts as a customer")
         services.inbox.start()
-        identity_task = asyncio.create_task(_learn_identity(services.worker.tracker))
+        identity_task = asyncio.create_task(_first_check(services.health))
         worker_task = asyncio.create_task(services.worker.run(), name="worker")
         scheduler = AsyncIOScheduler(timezone=settings.timezone)
+        scheduler.add_job(
+            services.health.check_when_due,
+            "interval",
+            seconds=services.health.retry,
+            id="tracker-check",
+            max_instances=1,
+            coalesce=True,
+        )
         if settings.workflows_reload_seconds > 0:
             scheduler.add_job(
                 services.registry.reload_if_changed,

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     tracker_backoff_seconds: float = Field(0.5, ge=0, description="First retry wait; doubles.")
     tracker_backoff_max_seconds: float = Field(30.0, ge=0, description="Longest retry wait.")
     tracker_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one tracker call.")
+    tracker_check_seconds: float = Field(
+        30.0, gt=0, description="How often the tracker is asked whether it accepts the bridge."
+    )
     tracker_retry_horizon_seconds: float = Field(
         3600.0, ge=0, description="How long a delivery is retried while the tracker is down."
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
 from bridge.store import DecisionRecord, PendingAction, Store
-from bridge.trackers.base import Tracker, TrackerError, TrackerUnavailable
+from bridge.trackers.base import Tracker, TrackerError, TrackerUnauthorized, TrackerUnavailable
 from bridge.trackers.http import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,11 @@ class Executor:
                 outcome, note = await self._apply_one(action, look_first=resumed)
             except TrackerError as exc:
                 log.warning("action %s on %s failed: %s", action.kind, action.ticket, exc)
-                retryable = isinstance(exc, TrackerUnavailable)
-                # unavailable: it stays pending, and is looked up before it is sent again
+                retryable = isinstance(exc, (TrackerUnavailable, TrackerUnauthorized))
+                # it stays pending if trying later can help, and is looked up before it is sent
                 await self._record(action.id, PENDING if retryable else FAILED, str(exc))
+                if isinstance(exc, TrackerUnauthorized):
+                    raise  # the worker holds everything until the credentials work
                 return Applied(f"{action.kind} on {action.ticket} failed: {exc}", retryable)
             await self._record(action.id, outcome, note)
             if outcome == SKIPPED:  # the rest belongs to the move that was not made

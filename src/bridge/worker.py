@@ -22,7 +22,14 @@ from datetime import UTC, datetime, timedelta
 from bridge.engine import Actor, Chain, Decision, Event, Need, Role, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
 from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Store
-from bridge.trackers.base import MalformedDelivery, Tracker, TrackerError, TrackerUnavailable
+from bridge.trackers.base import (
+    MalformedDelivery,
+    Tracker,
+    TrackerError,
+    TrackerUnauthorized,
+    TrackerUnavailable,
+)
+from bridge.trackers.health import TrackerHealth
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -68,6 +75,7 @@ class Worker:
         yield_above: float = 1500.0,
         yield_at_most_seconds: float = 2.0,
         retry_later: RetryLater | None = None,
+        health: TrackerHealth | None = None,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -80,6 +88,7 @@ class Worker:
         self._yield_above = yield_above
         self._yield_at_most = yield_at_most_seconds
         self.retry_later = retry_later or RetryLater()
+        self.health = health
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -108,6 +117,10 @@ class Worker:
                 yielded += 0.05
                 continue
             yielded = 0.0
+            if self.health is not None and self.health.blocking:
+                # the tracker refuses the bridge: deliveries wait in the inbox until it is fixed
+                await asyncio.sleep(self.idle_seconds)
+                continue
             if len(self._inflight) >= self._max_inflight:
                 self._room.clear()
                 await self._room.wait()
@@ -244,6 +257,10 @@ class Worker:
             applied = await self.executor.execute(item.id, key, event, decision)
             return self._ended(item, event, applied)
         except TrackerUnavailable as exc:
+            return self._retry_later(item, event, str(exc))
+        except TrackerUnauthorized as exc:  # hold everything until the credentials work
+            if self.health is not None:
+                await self.health.check()
             return self._retry_later(item, event, str(exc))
         except TrackerError as exc:
             log.warning("delivery %s dead-lettered: %s", item.id, exc)

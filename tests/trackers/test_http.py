@@ -16,7 +16,7 @@ import pytest
 import respx
 from httpx_aiohttp import AiohttpTransport
 
-from bridge.trackers.base import TrackerRejected, TrackerUnavailable
+from bridge.trackers.base import TrackerRejected, TrackerUnauthorized, TrackerUnavailable
 from bridge.trackers.http import RestClient, RetryPolicy, send
 
 BASE = "https://jira.test/"
@@ -72,7 +72,7 @@ async def test_errors_never_carry_the_credentials():
     )
     client = RestClient(BASE, user="bot@x", token="api-token-secret")
     texts = []
-    for path, error in (("/rest/api/3/myself", TrackerUnavailable), ("/rest/api/3/issue/X-1", TrackerRejected)):
+    for path, error in (("/rest/api/3/myself", TrackerUnavailable), ("/rest/api/3/issue/X-1", TrackerUnauthorized)):
         with pytest.raises(error) as caught:
             await send(client, "GET", path, ONCE)
         texts.append(str(caught.value))

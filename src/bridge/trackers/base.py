@@ -3,14 +3,16 @@
 Exceptions:
 
     TrackerError
-    ├── TrackerUnavailable   network failure, 5xx, 429: retried, then dead-lettered
-    └── TrackerRejected      the tracker refused the call (4xx): not retried
+    ├── TrackerUnavailable   network failure, 5xx, 429: retried; the delivery waits
+    ├── TrackerUnauthorized  401: the credentials; the delivery waits, the worker holds
+    └── TrackerRejected      the tracker refused the call (other 4xx): dead-lettered
     MalformedDelivery        a delivery that does not describe an event
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from bridge.engine import Actor, Event, Role, Ticket
@@ -35,8 +37,22 @@ class TrackerUnavailable(TrackerError):
     pass
 
 
+class TrackerUnauthorized(TrackerError):
+    """The tracker does not accept the bridge's credentials: nothing can succeed until an
+    admin fixes them, and every further try counts against the account's failed logins."""
+
+
 class TrackerRejected(TrackerError):
     pass
+
+
+@dataclass(frozen=True)
+class TrackerProblem:
+    """Why the tracker cannot be used, with the fix where one is known. `blocking`: no call
+    can succeed until someone acts (credentials, URL, TLS); otherwise it may pass."""
+
+    text: str
+    blocking: bool = True
 
 
 class Tracker(Protocol):
@@ -44,6 +60,9 @@ class Tracker(Protocol):
 
     def parse(self, body: bytes) -> Event:
         """The delivery as the core's event; raises MalformedDelivery."""
+
+    async def check(self) -> TrackerProblem | None:
+        """Whether the tracker answers the bridge's credentials (one call); None: it does."""
 
     async def own_change(self, actor: Actor) -> bool:
         """Whether the bridge's own account made the change."""
@@ -84,6 +103,9 @@ class OfflineTracker:
 
     def parse(self, body: bytes) -> Event:
         return self._parse(body)
+
+    async def check(self) -> TrackerProblem | None:
+        return None
 
     async def own_change(self, actor: Actor) -> bool:
         return False

@@ -22,7 +22,7 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from bridge.trackers.base import TrackerRejected, TrackerUnavailable
+from bridge.trackers.base import TrackerRejected, TrackerUnauthorized, TrackerUnavailable
 
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -175,6 +175,8 @@ async def send_once(client: RestClient, method: str, url: str, **kwargs: Any) ->
             retry_after=retry_after_seconds(response.headers.get("retry-after")),
             status=response.status_code,
         )
+    if response.status_code == 401:
+        raise TrackerUnauthorized(message, status=401)
     raise TrackerRejected(message, status=response.status_code)
 
 

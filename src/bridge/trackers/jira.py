@@ -17,7 +17,13 @@ import orjson
 
 from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
 from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
-from bridge.trackers.base import MalformedDelivery, TrackerRejected
+from bridge.trackers.base import (
+    MalformedDelivery,
+    TrackerProblem,
+    TrackerRejected,
+    TrackerUnauthorized,
+    TrackerUnavailable,
+)
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 
 Deployment = Literal["cloud", "datacenter"]
@@ -242,13 +248,35 @@ class JiraTracker:
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await send(self._client, method, self._api + path, self._retry, **kwargs)
 
+    async def check(self) -> TrackerProblem | None:
+        """Whether Jira accepts the bridge's credentials: one call to /myself, its failure in
+        words that say what to fix."""
+        try:
+            self._remember((await self._once("GET", "/myself")).json())
+        except TrackerUnauthorized:
+            return TrackerProblem(
+                "401 from /myself: check BRIDGE_JIRA_USER/BRIDGE_JIRA_TOKEN; Cloud API tokens expire"
+            )
+        except TrackerRejected as exc:
+            if exc.status == 403:
+                return TrackerProblem(
+                    "403 from /myself: Jira refuses the account; after failed logins it asks for "
+                    "a CAPTCHA (log in once in a browser), or check BRIDGE_JIRA_USER/BRIDGE_JIRA_TOKEN"
+                )
+            return TrackerProblem(f"{exc}; check BRIDGE_JIRA_URL, the site's base URL")
+        except TrackerUnavailable as exc:
+            tls = ": TLS" in str(exc)
+            return TrackerProblem(f"unreachable: {exc}; check BRIDGE_JIRA_URL", blocking=tls)
+        return None
+
+    def _remember(self, me: dict[str, Any]) -> frozenset[str]:
+        self._me = frozenset(str(me[k]) for k in ("accountId", "name", "key") if me.get(k))
+        return self._me
+
     async def identity(self) -> frozenset[str]:
         """Every id the bridge's own account goes by (learnt once from /myself)."""
         if self._me is None:
-            me = (await self._call("GET", "/myself")).json()
-            self._me = frozenset(
-                str(me[k]) for k in ("accountId", "name", "key") if me.get(k)
-            )
+            return self._remember((await self._call("GET", "/myself")).json())
         return self._me
 
     async def own_change(self, actor: Actor) -> bool:

@@ -55,8 +55,10 @@ async def readyz(store: StoreDep, registry: RegistryDep, request: Request) -> JS
     checks["workflows"] = registry.current.names if len(registry.current) else "none loaded"
     if registry.last_problems:
         checks["refused_workflow_change"] = [str(p) for p in registry.last_problems]
-    checks["dry_run"] = request.app.state.settings.is_dry
-    ready = checks["database"] == "ok" and len(registry.current) > 0
+    settings, health = request.app.state.settings, request.app.state.health
+    checks["tracker"] = health.describe() if settings.tracker_configured else "not configured"
+    checks["dry_run"] = settings.is_dry
+    ready = checks["database"] == "ok" and len(registry.current) > 0 and health.ok
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
