@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bridge.cli import app
@@ -71,3 +73,36 @@ def test_deliveries_commands_on_an_empty_inbox(tmp_path):
     assert bad.returncode == 2 and "pending" in bad.stderr
     missing = run("deliveries", "replay", "42", **env)
     assert missing.returncode == 1 and "42" in missing.stderr
+
+
+def billion_laughs(folder: Path) -> tuple[Path, str]:
+    return ROOT / "tests" / "fixtures" / "workflows" / "hostile" / "billion-laughs.yaml", "(YAML alias bomb?)"
+
+
+def fifty_megabytes(folder: Path) -> tuple[Path, str]:
+    path = folder / "huge.yaml"
+    path.write_text("statuses:\n" + "  waiting: Waiting for customer\n" * 1_625_000, encoding="utf-8")
+    return path, ":1:1: file is 52 MB; workflow files may be at most 1 MB"
+
+
+def nested(levels: int) -> Callable[[Path], tuple[Path, str]]:
+    def make(folder: Path) -> tuple[Path, str]:
+        path = folder / f"deep-{levels}.yaml"
+        path.write_text("flow: " + "[" * levels + "]" * levels + "\n", encoding="utf-8")
+        return path, ": nesting deeper than 64 levels"
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [billion_laughs, fifty_megabytes, nested(1_000), nested(100_000)],
+    ids=["billion-laughs", "52-MB", "1000-levels", "100000-levels"],
+)
+def test_check_refuses_a_hostile_file_with_one_line_and_exit_1(tmp_path, hostile):
+    path, ending = hostile(tmp_path)
+    result = run("check", str(path))  # bounded by run()'s timeout: proves it does not hang
+    assert result.returncode == 1
+    (line,) = result.stdout.splitlines()
+    assert line.startswith(f"{path}:") and line.endswith(ending)
+    assert result.stderr.strip() == "1 problem(s)"

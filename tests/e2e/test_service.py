@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import load_fixture
-from tests.e2e.conftest import CUSTOMER, SECRET, Bridge, wait_until
+from tests.e2e.conftest import CUSTOMER, ROOT, SECRET, Bridge, wait_until
+
+HOSTILE = ROOT / "tests" / "fixtures" / "workflows" / "hostile"
 
 pytestmark = pytest.mark.e2e
 
@@ -100,6 +105,23 @@ def test_broken_workflow_change_is_refused_and_the_old_rules_stay(jira, bridge: 
     jira("POST", "/issues", {"key": "SRV-11", "status": "Na klientovi", "project": "SRV"})
     jira("POST", "/issues/SRV-11/transition", {"to": "Hotovo", "user": CUSTOMER})
     wait_until(lambda: status_of(jira, "SRV-11") == "Na klientovi", timeout=5)
+
+
+def peak_memory_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024
+
+
+def test_workflow_alias_bomb_is_refused_and_the_service_stays_small(jira, bridge: Bridge):
+    bomb = Path(shutil.copy(HOSTILE / "billion-laughs.yaml", bridge.workflows / "laughs.yaml"))
+    refused = wait_until(lambda: httpx.get(f"{bridge.url}/readyz").json().get("refused_workflow_change"), timeout=10)
+    assert len(refused) == 1 and refused[0].startswith(f"{bomb}:") and "alias bomb" in refused[0]
+    assert bridge.api("/api/workflows")["refused_change"] == refused
+
+    jira("POST", "/issues", {"key": "SRV-12", "status": "Na klientovi", "project": "SRV"})
+    jira("POST", "/issues/SRV-12/transition", {"to": "Hotovo", "user": CUSTOMER})
+    wait_until(lambda: status_of(jira, "SRV-12") == "Na klientovi", timeout=5)
+    assert peak_memory_mb(bridge.proc.pid) < 300
 
 
 def test_acknowledged_delivery_survives_a_crash(tmp_path, jira):

@@ -6,6 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
+from bridge.workflows import WorkflowSet, load_dir
 from bridge.workflows.registry import WorkflowRegistry
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
@@ -38,3 +41,54 @@ def test_changes_apply_and_broken_changes_are_refused(tmp_path, caplog):
     touch_later(crm, original)
     assert registry.reload_if_changed() and registry.last_problems == []
     assert registry.current.for_ticket("X", "Lead", None) is None
+
+
+HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "workflows" / "hostile"
+
+
+def deeply_nested(folder: Path) -> Path:
+    path = folder / "deep.yaml"
+    path.write_text("description: " + "[" * 1000 + "]" * 1000 + "\n", encoding="utf-8")
+    return path
+
+
+def alias_bomb(folder: Path) -> Path:
+    return Path(shutil.copy(HOSTILE / "billion-laughs.yaml", folder / "laughs.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("drop", "words"),
+    [(alias_bomb, "YAML alias bomb"), (deeply_nested, "nesting deeper than 64 levels")],
+    ids=["alias-bomb", "deep-nesting"],
+)
+def test_hostile_file_is_refused_and_the_old_workflows_stay(tmp_path, caplog, drop, words):
+    folder = tmp_path / "workflows"
+    shutil.copytree(SHIPPED, folder)
+    registry = WorkflowRegistry(folder)
+    before = registry.current
+
+    bomb = drop(folder)
+    assert not registry.reload_if_changed()
+    assert registry.current is before
+    (problem,) = registry.last_problems
+    assert problem.path == str(bomb) and words in problem.message
+    assert f"workflow change refused: {problem}" in caplog.text
+
+
+def test_reload_that_fails_for_any_reason_is_a_refused_change(caplog):
+    attempts: list[Path] = []
+
+    def load(folder: Path) -> WorkflowSet:  # loads at start, then runs out of memory
+        attempts.append(folder)
+        if len(attempts) > 1:
+            raise MemoryError
+        return load_dir(folder)
+
+    registry = WorkflowRegistry(SHIPPED, load=load)
+    before = registry.current
+    assert not registry.reload()
+    assert registry.current is before
+    (problem,) = registry.last_problems
+    assert (problem.path, problem.line, problem.col) == (str(SHIPPED), 1, 1)
+    assert "MemoryError" in problem.message
+    assert "workflow change refused" in caplog.text and "Traceback" in caplog.text

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
 from bridge.workflows.model import Loc, Workflow
 
 SUFFIXES = (".yaml", ".yml")
@@ -229,7 +229,9 @@ def _load(path: Path) -> _Loaded:
         return _Loaded(path, None, None, [problem])
 
     try:
-        tree = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        tree = bounded_yaml().load(read_text(path))
+    except LimitExceeded as exc:
+        return failed(Problem(str(path), exc.line, exc.col, exc.message))
     except UnicodeDecodeError as exc:
         return failed(_whole(path, f"not UTF-8 text ({exc.reason})"))
     except OSError as exc:
@@ -408,7 +410,10 @@ def _has(mapping: CommentedMap, key: Any) -> bool:
 
 
 def _plain(node: Any) -> Any:
-    """ruamel's round-trip types as plain Python, so pydantic sees ordinary values."""
+    """ruamel's round-trip types as plain Python, so pydantic sees ordinary values.
+
+    The recursion is as deep as the file nests and the copy as large as its aliases expand,
+    both bounded by `limits` before the tree is built."""
     if isinstance(node, Mapping):
         return {_plain(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
