@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bridge.cli import app
@@ -38,10 +39,10 @@ def test_schema_is_json_with_the_workflow_properties():
     assert {"statuses", "customer_transitions", "on_enter"} <= set(schema["properties"])
 
 
-def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     bridge = Path(sys.executable).with_name("bridge")
-    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 def test_invalid_setting_fails_start_with_one_line_naming_it(tmp_path):
@@ -55,6 +56,16 @@ def test_invalid_secret_setting_does_not_echo_other_secrets(tmp_path):
     result = run("serve", BRIDGE_JIRA_URL="not a url", BRIDGE_JIRA_TOKEN="s3cr3t-token")
     assert result.returncode == 2 and "BRIDGE_JIRA_URL" in result.stderr
     assert "s3cr3t-token" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["BRIDGE_ADMIN_TOKEN", "BRIDGE_JIRA_WEBHOOK_SECRET"])
+def test_empty_secret_stops_start_up_naming_it(tmp_path, name):
+    # a service that started anyway would run until the timeout fails the test
+    env = {name: " ", "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = run("serve", "--port", "0", timeout=20, **env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert name in line and "empty" in line
 
 
 def test_broken_workflows_stop_start_up_with_their_positions(tmp_path):

@@ -52,3 +52,13 @@ def test_invalid_setting_names_itself(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    "name", ["BRIDGE_ADMIN_TOKEN", "BRIDGE_FINANCE_TOKEN", "BRIDGE_JIRA_WEBHOOK_SECRET", "BRIDGE_JIRA_TOKEN"]
+)
+@pytest.mark.parametrize("value", ["", "  \t"])
+def test_blank_secret_is_refused_by_name(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"{name}: .*empty"):
+        load_settings(_env_file=None)

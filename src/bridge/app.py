@@ -144,6 +144,11 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
         if settings.is_dry:
             why = "BRIDGE_DRY_RUN is set" if settings.dry_run else "no tracker is configured"
             log.warning("dry run (%s): decisions are recorded, actions are not sent", why)
+        if settings.jira_webhook_secret is None:
+            log.warning(
+                "BRIDGE_JIRA_WEBHOOK_SECRET is not set: webhook deliveries are not "
+                "authenticated; anyone who can reach /webhooks/jira can submit one"
+            )
         if settings.jira_deployment == "datacenter" and not settings.customer_groups:
             log.warning("BRIDGE_JIRA_CUSTOMER_GROUPS is empty: nobody counts as a customer")
         services.inbox.start()

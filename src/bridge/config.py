@@ -73,6 +73,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone '{value}'") from None
         return value
 
+    @field_validator("admin_token", "finance_token", "jira_webhook_secret", "jira_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty token would match an empty bearer, an empty secret would sign nothing:
+        # a blank value is a mistake, never a way to turn the check off.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is set but empty; give it a value or leave it unset")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
