@@ -119,6 +119,7 @@ def create_app(
         secrets={"jira": secret.get_secret_value().encode() if secret else None},
         max_body_bytes=settings.max_body_bytes,
         envelope_checks={"jira": envelope_problem},
+        signature_algorithms=settings.signature_algorithms,
     )
 
 

@@ -6,6 +6,7 @@ and handed to `create_app`. Secrets are `SecretStr` so they print as '**********
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BRIDGE_"
+# Every Python has these; the SHAKE ones need a digest length and cannot sign an HMAC.
+SIGNATURE_ALGORITHMS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,10 @@ class Settings(BaseSettings):
     )
     jira_webhook_secret: SecretStr | None = Field(
         None, description="Secret of the Jira webhook; deliveries must then be signed."
+    )
+    webhook_signature_algorithms: str = Field(
+        "sha256",
+        description="Comma-separated algorithms a delivery's X-Hub-Signature may use; Jira signs with sha256.",
     )
     jira_customer_groups: str = Field(
         "", description="Data Center: comma-separated groups whose members are customers."
@@ -82,6 +89,20 @@ class Settings(BaseSettings):
             raise ValueError("is set but empty; give it a value or leave it unset")
         return value
 
+    @field_validator("webhook_signature_algorithms")
+    @classmethod
+    def _usable_algorithms(cls, value: str) -> str:
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        if not names:
+            raise ValueError("name at least one algorithm, e.g. sha256")
+        unusable = [n for n in names if n not in SIGNATURE_ALGORITHMS]
+        if unusable:
+            raise ValueError(
+                f"cannot sign with {', '.join(unusable)}; "
+                f"choose from {', '.join(sorted(SIGNATURE_ALGORITHMS))}"
+            )
+        return ",".join(dict.fromkeys(names))
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -92,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def customer_groups(self) -> frozenset[str]:
         return frozenset(g.strip() for g in self.jira_customer_groups.split(",") if g.strip())
+
+    @property
+    def signature_algorithms(self) -> frozenset[str]:
+        return frozenset(self.webhook_signature_algorithms.split(","))
 
     @property
     def tracker_configured(self) -> bool:

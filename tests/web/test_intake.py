@@ -32,15 +32,31 @@ def test_jira_documentation_test_vector():
 
 @pytest.mark.parametrize(
     "header,message",
-    [(None, "missing"), ("a4771c39", "sha256=<hex"), ("md6=abc", "sha256=<hex"), ("sha256=00", "does not match")],
+    [
+        (None, "missing"),
+        ("a4771c39", "sha256=<hex"),
+        ("sha256=xyz", "sha256=<hex"),
+        ("md6=abc", "not accepted; accepted: sha256"),
+        ("sha256=00", "does not match"),
+    ],
 )
 def test_bad_signatures(header, message):
     with pytest.raises(SignatureError, match=message):
         verify_signature(SECRET, b"Hello World!", header)
 
 
-def test_method_is_read_from_the_header():
-    verify_signature(SECRET, BODY, sign(BODY, method="sha1"))
+@pytest.mark.parametrize("algorithm", ["md5", "sha1", "sha512"])
+def test_the_sender_cannot_choose_another_algorithm(algorithm):
+    with pytest.raises(SignatureError, match="not accepted; accepted: sha256$"):
+        verify_signature(SECRET, BODY, sign(BODY, method=algorithm))
+
+
+def test_algorithms_named_by_the_operator_are_read_from_the_header():
+    accepted = frozenset({"sha256", "sha512"})
+    verify_signature(SECRET, BODY, sign(BODY, method="sha512"), accepted)
+    verify_signature(SECRET, BODY, sign(BODY).replace("sha256", "SHA256"), accepted)
+    with pytest.raises(SignatureError, match="accepted: sha256, sha512$"):
+        verify_signature(SECRET, BODY, sign(BODY, method="sha1"), accepted)
 
 
 async def fallback(scope, receive, send):
@@ -109,6 +125,13 @@ async def test_missing_or_wrong_signature_is_401_and_not_stored(edge, signature)
         h["x-hub-signature"] = signature
     r = await client.post("/webhooks/jira", content=BODY, headers=h)
     assert r.status_code == 401 and "signature" in r.json()["error"].lower()
+    assert store.list_deliveries() == []
+
+
+async def test_a_refused_algorithm_is_401_naming_the_accepted_one(edge):
+    client, store = edge
+    r = await client.post("/webhooks/jira", content=BODY, headers=headers(BODY, **{"x-hub-signature": sign(BODY, method="sha1")}))
+    assert r.status_code == 401 and r.json()["error"].endswith("accepted: sha256")
     assert store.list_deliveries() == []
 
 
