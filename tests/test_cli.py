@@ -82,3 +82,11 @@ def test_deliveries_commands_on_an_empty_inbox(tmp_path):
     assert bad.returncode == 2 and "pending" in bad.stderr
     missing = run("deliveries", "replay", "42", **env)
     assert missing.returncode == 1 and "42" in missing.stderr
+
+
+def test_replay_refuses_ids_no_delivery_can_have(tmp_path):
+    for bad, bound in ((str(2**63), str(2**63 - 1)), ("0", "1")):
+        result = run("deliveries", "replay", bad, BRIDGE_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        message = " ".join(result.stderr.replace("│", " ").split())
+        assert "Invalid value for 'ids'" in message and f"equal to {bound}" in message

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from bridge.config import Settings, SettingsError, load_settings
+from bridge.store.tables import MAX_ID
 
 app = typer.Typer(help="ticket-bridge: enforces the service process beside your tracker.", no_args_is_help=True)
 deliveries_cli = typer.Typer(help="Inspect and replay webhook deliveries.", no_args_is_help=True)
@@ -135,7 +136,7 @@ def deliveries_list(
 
 @deliveries_cli.command("replay")
 def deliveries_replay(
-    ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.")] = None,
+    ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.", min=1, max=MAX_ID)] = None,
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Replay every dead delivery.")] = False,
 ) -> None:
     """Queue dead deliveries again; a running service picks them up within a second."""
