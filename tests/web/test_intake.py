@@ -170,3 +170,30 @@ async def test_other_methods_and_paths(edge):
     client, _ = edge
     assert (await client.get("/webhooks/jira")).status_code == 405
     assert (await client.get("/elsewhere")).text == "fallback"
+
+
+async def test_a_client_gone_before_its_body_ends_leaves_nothing_behind(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'inbox.db'}")
+    migrate(engine)
+    writer = InboxWriter(engine)
+    writer.start()
+    unsigned = WebhookIntake(fallback, writer, secrets={"jira": None}, max_body_bytes=4096)
+    messages = iter([
+        {"type": "http.request", "body": b'{"webhookEvent": "jira:issue_up', "more_body": True},
+        {"type": "http.disconnect"},
+    ])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/webhooks/jira", "headers": []}
+    try:
+        await unsigned(scope, receive, send)
+        assert Store(engine).list_deliveries() == [] and sent == []
+    finally:
+        writer.stop()
+        engine.dispose()

@@ -41,6 +41,10 @@ class SignatureError(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body ended: nobody to answer, nothing to keep."""
+
+
 def verify_signature(
     secret: bytes, body: bytes, header: str | None, accepted: frozenset[str] = JIRA_SIGNATURE
 ) -> None:
@@ -99,7 +103,10 @@ class WebhookIntake:
         if scope["method"] != "POST":
             await _answer(send, 405, {"error": "use POST"}, extra=[(b"allow", b"POST")])
             return
-        status, payload = await self._intake(tracker, scope, receive)
+        try:
+            status, payload = await self._intake(tracker, scope, receive)
+        except ClientGone:
+            return
         await _answer(send, status, payload)
 
     async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
@@ -163,7 +170,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
