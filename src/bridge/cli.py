@@ -53,6 +53,7 @@ def serve(
     import uvicorn
 
     from bridge.app import create_app
+    from bridge.web.limits import RequestLimits, bounded_http
     from bridge.workflows import WorkflowError
 
     settings = _settings()
@@ -67,10 +68,14 @@ def serve(
     # Database threads hand over to the event loop and back many times a second; the
     # default 5 ms GIL switch interval would add that much to each hand-over.
     sys.setswitchinterval(0.0005)
+    limits = RequestLimits(
+        settings.request_read_timeout_seconds, settings.max_header_bytes, settings.max_headers
+    )
     uvicorn.run(
         asgi,
         host=host,
         port=port,
+        http=bounded_http(limits),
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",

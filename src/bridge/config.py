@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest accepted delivery.")
+    request_read_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time for a request, head and body, to arrive; then 408."
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest total of a request's header names and values; then 431."
+    )
+    max_headers: int = Field(100, ge=10, description="Most header fields in a request; then 431.")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="FULL: an acknowledged delivery survives a power cut."
     )
