@@ -44,6 +44,24 @@ def _logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _raise_open_files_limit() -> None:
+    """Every connection holds a file; take as many as the system allows this process, so
+    that a crowd of connections is cut off by the read timeout rather than by running out."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        logging.getLogger(__name__).warning("open files stay limited to %d: %s", soft, exc)
+        return
+    logging.getLogger(__name__).info("open files limit raised from %d to %d", soft, hard)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -58,6 +76,7 @@ def serve(
 
     settings = _settings()
     _logging(settings.log_level)
+    _raise_open_files_limit()
     try:
         asgi = create_app(settings)
     except WorkflowError as exc:

@@ -164,3 +164,21 @@ def test_a_head_that_keeps_growing_is_refused_before_it_ends(bridge: Bridge):
         got = answer(sock, within=READ_TIMEOUT) or b""
     assert got.startswith(b"HTTP/1.1 431 ") and b"request head too large" in got
     assert time.monotonic() - sent < READ_TIMEOUT
+
+
+def test_the_open_files_limit_is_raised_to_what_the_system_allows(tmp_path: Path):
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 256 or not Path("/proc/self/limits").exists():
+        pytest.skip("needs Linux and a finite hard limit on open files above 256")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # inherited by the service
+    try:
+        served = Bridge(tmp_path, None).start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        limits = Path(f"/proc/{served.proc.pid}/limits").read_text()
+    finally:
+        served.stop()
+    (line,) = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    assert line.split()[3:5] == [str(hard), str(hard)]
