@@ -40,10 +40,10 @@ def test_schema_is_json_with_the_workflow_properties():
     assert {"statuses", "customer_transitions", "on_enter"} <= set(schema["properties"])
 
 
-def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     bridge = Path(sys.executable).with_name("bridge")
-    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 def test_invalid_setting_fails_start_with_one_line_naming_it(tmp_path):
@@ -57,6 +57,16 @@ def test_invalid_secret_setting_does_not_echo_other_secrets(tmp_path):
     result = run("serve", BRIDGE_JIRA_URL="not a url", BRIDGE_JIRA_TOKEN="s3cr3t-token")
     assert result.returncode == 2 and "BRIDGE_JIRA_URL" in result.stderr
     assert "s3cr3t-token" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["BRIDGE_ADMIN_TOKEN", "BRIDGE_JIRA_WEBHOOK_SECRET"])
+def test_empty_secret_stops_start_up_naming_it(tmp_path, name):
+    # a service that started anyway would run until the timeout fails the test
+    env = {name: " ", "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = run("serve", "--port", "0", timeout=20, **env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert name in line and "empty" in line
 
 
 def test_broken_workflows_stop_start_up_with_their_positions(tmp_path):
@@ -106,3 +116,11 @@ def test_check_refuses_a_hostile_file_with_one_line_and_exit_1(tmp_path, hostile
     (line,) = result.stdout.splitlines()
     assert line.startswith(f"{path}:") and line.endswith(ending)
     assert result.stderr.strip() == "1 problem(s)"
+
+
+def test_replay_refuses_ids_no_delivery_can_have(tmp_path):
+    for bad, bound in ((str(2**63), str(2**63 - 1)), ("0", "1")):
+        result = run("deliveries", "replay", bad, BRIDGE_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        message = " ".join(result.stderr.replace("│", " ").split())
+        assert "Invalid value for 'ids'" in message and f"equal to {bound}" in message

@@ -52,3 +52,29 @@ def test_invalid_setting_names_itself(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    "name", ["BRIDGE_ADMIN_TOKEN", "BRIDGE_FINANCE_TOKEN", "BRIDGE_JIRA_WEBHOOK_SECRET", "BRIDGE_JIRA_TOKEN"]
+)
+@pytest.mark.parametrize("value", ["", "  \t"])
+def test_blank_secret_is_refused_by_name(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"{name}: .*empty"):
+        load_settings(_env_file=None)
+
+
+def test_signatures_default_to_jiras_algorithm_only(monkeypatch):
+    monkeypatch.delenv("BRIDGE_WEBHOOK_SIGNATURE_ALGORITHMS", raising=False)
+    assert Settings(_env_file=None).signature_algorithms == {"sha256"}
+    monkeypatch.setenv("BRIDGE_WEBHOOK_SIGNATURE_ALGORITHMS", " SHA256, sha512 ,")
+    assert Settings(_env_file=None).signature_algorithms == {"sha256", "sha512"}
+
+
+@pytest.mark.parametrize(
+    "value,reason", [("md6", "md6"), ("sha256,shake_128", "shake_128"), (" , ", "at least one")]
+)
+def test_unusable_signature_algorithms_are_refused(monkeypatch, value, reason):
+    monkeypatch.setenv("BRIDGE_WEBHOOK_SIGNATURE_ALGORITHMS", value)
+    with pytest.raises(SettingsError, match=f"BRIDGE_WEBHOOK_SIGNATURE_ALGORITHMS: .*{reason}"):
+        load_settings(_env_file=None)

@@ -224,6 +224,19 @@ async def test_no_way_back_alerts_agents_and_is_listed(harness):
     assert attention["ticket"] == "SRV-412"
 
 
+async def test_the_intake_accepts_the_signature_algorithms_the_settings_name(tmp_path):
+    h = Harness(tmp_path, webhook_signature_algorithms="sha512")
+    h.services.inbox.start()
+    body = json.dumps(forbidden()).encode()
+    try:
+        for algorithm, status in [("sha256", 401), ("sha512", 200)]:
+            signature = f"{algorithm}=" + hmac.new(SECRET.encode(), body, algorithm).hexdigest()
+            r = await h.bridge.post("/webhooks/jira", content=body, headers={"X-Hub-Signature": signature})
+            assert r.status_code == status, r.text
+    finally:
+        h.services.inbox.stop()
+
+
 async def test_api_is_off_without_an_admin_token(tmp_path):
     h = Harness(tmp_path, admin_token=None)
     r = await h.bridge.get("/api/decisions")

@@ -25,7 +25,7 @@ from bridge.config import Settings
 from bridge.executor import Executor
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
 from bridge.trackers.base import OfflineTracker, Tracker
-from bridge.trackers.health import TrackerHealth
+from bridge.trackers.health import NOT_CHECKED, TrackerHealth
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
 from bridge.web.api import include_routes
@@ -112,6 +112,7 @@ def create_app(
         tracker,
         every=settings.tracker_check_seconds,
         retry=min(5.0, settings.tracker_check_seconds),
+        problem=NOT_CHECKED if client is not None else None,  # none to check when offline
     )
     inbox = InboxWriter(engine, sqlite_synchronous=settings.sqlite_synchronous)
     worker = Worker(
@@ -142,6 +143,7 @@ def create_app(
         secrets={"jira": secret.get_secret_value().encode() if secret else None},
         max_body_bytes=settings.max_body_bytes,
         envelope_checks={"jira": envelope_problem},
+        signature_algorithms=settings.signature_algorithms,
     )
 
 
@@ -166,6 +168,11 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
         if settings.is_dry:
             why = "BRIDGE_DRY_RUN is set" if settings.dry_run else "no tracker is configured"
             log.warning("dry run (%s): decisions are recorded, actions are not sent", why)
+        if settings.jira_webhook_secret is None:
+            log.warning(
+                "BRIDGE_JIRA_WEBHOOK_SECRET is not set: webhook deliveries are not "
+                "authenticated; anyone who can reach /webhooks/jira can submit one"
+            )
         if settings.jira_deployment == "datacenter" and not settings.customer_groups:
             log.warning("BRIDGE_JIRA_CUSTOMER_GROUPS is empty: nobody counts as a customer")
         services.inbox.start()

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from bridge.config import Settings, SettingsError, load_settings
+from bridge.store.tables import MAX_ID
 
 app = typer.Typer(help="ticket-bridge: enforces the service process beside your tracker.", no_args_is_help=True)
 deliveries_cli = typer.Typer(help="Inspect and replay webhook deliveries.", no_args_is_help=True)
@@ -43,6 +44,24 @@ def _logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _raise_open_files_limit() -> None:
+    """Every connection holds a file; take as many as the system allows this process, so
+    that a crowd of connections is cut off by the read timeout rather than by running out."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        logging.getLogger(__name__).warning("open files stay limited to %d: %s", soft, exc)
+        return
+    logging.getLogger(__name__).info("open files limit raised from %d to %d", soft, hard)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -52,10 +71,12 @@ def serve(
     import uvicorn
 
     from bridge.app import create_app
+    from bridge.web.limits import RequestLimits, bounded_http
     from bridge.workflows import WorkflowError
 
     settings = _settings()
     _logging(settings.log_level)
+    _raise_open_files_limit()
     try:
         asgi = create_app(settings)
     except WorkflowError as exc:
@@ -66,10 +87,14 @@ def serve(
     # Database threads hand over to the event loop and back many times a second; the
     # default 5 ms GIL switch interval would add that much to each hand-over.
     sys.setswitchinterval(0.0005)
+    limits = RequestLimits(
+        settings.request_read_timeout_seconds, settings.max_header_bytes, settings.max_headers
+    )
     uvicorn.run(
         asgi,
         host=host,
         port=port,
+        http=bounded_http(limits),
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
@@ -135,7 +160,7 @@ def deliveries_list(
 
 @deliveries_cli.command("replay")
 def deliveries_replay(
-    ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.")] = None,
+    ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.", min=1, max=MAX_ID)] = None,
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Replay every dead delivery.")] = False,
 ) -> None:
     """Queue dead deliveries again; a running service picks them up within a second."""

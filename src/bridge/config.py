@@ -6,6 +6,7 @@ and handed to `create_app`. Secrets are `SecretStr` so they print as '**********
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BRIDGE_"
+# Every Python has these; the SHAKE ones need a digest length and cannot sign an HMAC.
+SIGNATURE_ALGORITHMS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     jira_webhook_secret: SecretStr | None = Field(
         None, description="Secret of the Jira webhook; deliveries must then be signed."
     )
+    webhook_signature_algorithms: str = Field(
+        "sha256",
+        description="Comma-separated algorithms a delivery's X-Hub-Signature may use; Jira signs with sha256.",
+    )
     jira_customer_groups: str = Field(
         "", description="Data Center: comma-separated groups whose members are customers."
     )
@@ -53,6 +60,13 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest accepted delivery.")
+    request_read_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time for a request, head and body, to arrive; then 408."
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest total of a request's header names and values; then 431."
+    )
+    max_headers: int = Field(100, ge=10, description="Most header fields in a request; then 431.")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="FULL: an acknowledged delivery survives a power cut."
     )
@@ -85,6 +99,29 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone '{value}'") from None
         return value
 
+    @field_validator("admin_token", "finance_token", "jira_webhook_secret", "jira_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty token would match an empty bearer, an empty secret would sign nothing:
+        # a blank value is a mistake, never a way to turn the check off.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is set but empty; give it a value or leave it unset")
+        return value
+
+    @field_validator("webhook_signature_algorithms")
+    @classmethod
+    def _usable_algorithms(cls, value: str) -> str:
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        if not names:
+            raise ValueError("name at least one algorithm, e.g. sha256")
+        unusable = [n for n in names if n not in SIGNATURE_ALGORITHMS]
+        if unusable:
+            raise ValueError(
+                f"cannot sign with {', '.join(unusable)}; "
+                f"choose from {', '.join(sorted(SIGNATURE_ALGORITHMS))}"
+            )
+        return ",".join(dict.fromkeys(names))
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -95,6 +132,10 @@ class Settings(BaseSettings):
     @property
     def customer_groups(self) -> frozenset[str]:
         return frozenset(g.strip() for g in self.jira_customer_groups.split(",") if g.strip())
+
+    @property
+    def signature_algorithms(self) -> frozenset[str]:
+        return frozenset(self.webhook_signature_algorithms.split(","))
 
     @property
     def tracker_configured(self) -> bool:

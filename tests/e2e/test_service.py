@@ -42,6 +42,7 @@ def test_customers_forbidden_move_is_reverted_within_a_second(jira, bridge: Brid
     log = bridge.log.read_text()
     assert "applied transition, comment on SRV-412" in log
     assert "api-token" not in log and SECRET not in log
+    assert "BRIDGE_JIRA_WEBHOOK_SECRET is not set" not in log
 
 
 def test_allowed_move_stays(jira, bridge: Bridge):
@@ -152,3 +153,16 @@ def test_runs_dry_without_a_tracker(tmp_path):
     finally:
         dry.stop()
     assert "dry run, not sent" in dry.log.read_text()
+
+
+def test_without_a_webhook_secret_start_up_warns_that_deliveries_are_not_authenticated(tmp_path):
+    open_door = Bridge(tmp_path, None)
+    del open_door.env["BRIDGE_JIRA_WEBHOOK_SECRET"]
+    open_door.start()
+    try:
+        unsigned = httpx.post(f"{open_door.url}/webhooks/jira", json=load_fixture("customer_forbidden_transition.json"))
+        assert unsigned.status_code == 200
+    finally:
+        open_door.stop()
+    warnings = [line for line in open_door.log.read_text().splitlines() if " WARNING " in line]
+    assert any("BRIDGE_JIRA_WEBHOOK_SECRET is not set" in w and "not authenticated" in w for w in warnings)

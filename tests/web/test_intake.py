@@ -34,15 +34,31 @@ def test_jira_documentation_test_vector():
 
 @pytest.mark.parametrize(
     "header,message",
-    [(None, "missing"), ("a4771c39", "sha256=<hex"), ("md6=abc", "sha256=<hex"), ("sha256=00", "does not match")],
+    [
+        (None, "missing"),
+        ("a4771c39", "sha256=<hex"),
+        ("sha256=xyz", "sha256=<hex"),
+        ("md6=abc", "not accepted; accepted: sha256"),
+        ("sha256=00", "does not match"),
+    ],
 )
 def test_bad_signatures(header, message):
     with pytest.raises(SignatureError, match=message):
         verify_signature(SECRET, b"Hello World!", header)
 
 
-def test_method_is_read_from_the_header():
-    verify_signature(SECRET, BODY, sign(BODY, method="sha1"))
+@pytest.mark.parametrize("algorithm", ["md5", "sha1", "sha512"])
+def test_the_sender_cannot_choose_another_algorithm(algorithm):
+    with pytest.raises(SignatureError, match="not accepted; accepted: sha256$"):
+        verify_signature(SECRET, BODY, sign(BODY, method=algorithm))
+
+
+def test_algorithms_named_by_the_operator_are_read_from_the_header():
+    accepted = frozenset({"sha256", "sha512"})
+    verify_signature(SECRET, BODY, sign(BODY, method="sha512"), accepted)
+    verify_signature(SECRET, BODY, sign(BODY).replace("sha256", "SHA256"), accepted)
+    with pytest.raises(SignatureError, match="accepted: sha256, sha512$"):
+        verify_signature(SECRET, BODY, sign(BODY, method="sha1"), accepted)
 
 
 async def fallback(scope, receive, send):
@@ -120,6 +136,13 @@ async def test_missing_or_wrong_signature_is_401_and_not_stored(edge, signature)
     assert store.list_deliveries() == []
 
 
+async def test_a_refused_algorithm_is_401_naming_the_accepted_one(edge):
+    client, store = edge
+    r = await client.post("/webhooks/jira", content=BODY, headers=headers(BODY, **{"x-hub-signature": sign(BODY, method="sha1")}))
+    assert r.status_code == 401 and r.json()["error"].endswith("accepted: sha256")
+    assert store.list_deliveries() == []
+
+
 async def test_oversized_body_is_413(edge):
     client, store = edge
     big = json.dumps({"webhookEvent": "x", "pad": "a" * 5000}).encode()
@@ -189,3 +212,30 @@ async def test_an_unfit_delivery_id_does_not_fail_the_deliveries_committed_with_
 
     assert set(await asyncio.gather(*(post(i) for i in ids))) == {200}
     assert len(store.list_deliveries(PENDING, limit=100)) == 62
+
+
+async def test_a_client_gone_before_its_body_ends_leaves_nothing_behind(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'inbox.db'}")
+    migrate(engine)
+    writer = InboxWriter(engine)
+    writer.start()
+    unsigned = WebhookIntake(fallback, writer, secrets={"jira": None}, max_body_bytes=4096)
+    messages = iter([
+        {"type": "http.request", "body": b'{"webhookEvent": "jira:issue_up', "more_body": True},
+        {"type": "http.disconnect"},
+    ])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/webhooks/jira", "headers": []}
+    try:
+        await unsigned(scope, receive, send)
+        assert Store(engine).list_deliveries() == [] and sent == []
+    finally:
+        writer.stop()
+        engine.dispose()

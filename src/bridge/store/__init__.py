@@ -19,10 +19,12 @@ from bridge.store.records import (
     PendingAction,
     Store,
 )
+from bridge.store.tables import MAX_ID
 
 __all__ = [
     "DEAD",
     "DONE",
+    "MAX_ID",
     "PENDING",
     "PROCESSING",
     "REJECTED",

@@ -23,6 +23,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2**63 - 1  # both databases keep ids as signed 64-bit integers
 
 deliveries = Table(
     "deliveries",

@@ -1,19 +1,47 @@
-"""Operations API: health, the audit log, dead letters and replay."""
+"""Operations API: health, the audit log, dead letters and replay.
+
+Clients may be generated from `/openapi.json`, so every answer an operation gives is
+declared on it, and bad input is refused by FastAPI's own validation, in the shape it
+documents.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from bridge.store import STATES, Store
+from bridge.store import MAX_ID, STATES, Store
 from bridge.workflows.registry import WorkflowRegistry
 
+DeliveryState = StrEnum("DeliveryState", {state.upper(): state for state in STATES})  # type: ignore[misc]
+
+
+class ErrorMessage(BaseModel):
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    database: str
+    workflows: list[str] | str
+    dry_run: bool
+    refused_workflow_change: list[str] | None = None
+
+
 health = APIRouter()
-api = APIRouter(prefix="/api")
+api = APIRouter(
+    prefix="/api",
+    responses={
+        401: {"model": ErrorMessage, "description": "No valid admin bearer token"},
+        403: {"model": ErrorMessage, "description": "The API is off: BRIDGE_ADMIN_TOKEN is not set"},
+    },
+)
 
 
 def _store(request: Request) -> Store:
@@ -44,7 +72,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz")
+@health.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness, "description": "Ready"},
+        503: {"model": Readiness, "description": "Database unreachable or no workflows loaded"},
+    },
+)
 async def readyz(store: StoreDep, registry: RegistryDep, request: Request) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
@@ -75,17 +109,22 @@ async def list_decisions(
 @api.get("/deliveries", dependencies=[Depends(require_admin)])
 async def list_deliveries(
     store: StoreDep,
-    state: str | None = None,
+    state: DeliveryState | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     body: bool = False,
 ) -> list[dict[str, Any]]:
-    if state is not None and state not in STATES:
-        raise HTTPException(422, f"state must be one of {', '.join(STATES)}")
-    return await asyncio.to_thread(store.list_deliveries, state, limit, body)
+    wanted = state.value if state is not None else None
+    return await asyncio.to_thread(store.list_deliveries, wanted, limit, body)
 
 
-@api.post("/deliveries/{delivery_id}/replay", dependencies=[Depends(require_admin)])
-async def replay(delivery_id: int, store: StoreDep, request: Request) -> dict[str, Any]:
+@api.post(
+    "/deliveries/{delivery_id}/replay",
+    dependencies=[Depends(require_admin)],
+    responses={409: {"model": ErrorMessage, "description": "No such delivery, or not dead or done"}},
+)
+async def replay(
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ID)], store: StoreDep, request: Request
+) -> dict[str, Any]:
     if not await asyncio.to_thread(store.replay, delivery_id):
         raise HTTPException(409, f"delivery {delivery_id} does not exist or is not dead or done")
     request.app.state.worker.wake()

@@ -39,7 +39,7 @@ KEPT_HEADERS = frozenset({
 })
 DELIVERY_ID_HEADER = "x-atlassian-webhook-identifier"
 SIGNATURE_HEADER = "x-hub-signature"
-ALLOWED_METHODS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
+JIRA_SIGNATURE = frozenset({"sha256"})
 # Far longer than the ids Jira sends. A longer one is hashed: the idempotency keys of the
 # delivery's actions are built from it and must fit their column as well.
 MAX_DELIVERY_ID = 128
@@ -61,19 +61,33 @@ def delivery_key(delivery_id: str | None, body: bytes) -> str:
     return delivery_id
 
 
-def verify_signature(secret: bytes, body: bytes, header: str | None) -> None:
-    """Check `X-Hub-Signature: <method>=<hex>` over the raw body; raise SignatureError."""
+class ClientGone(Exception):
+    """The client disconnected before its body ended: nobody to answer, nothing to keep."""
+
+
+def verify_signature(
+    secret: bytes, body: bytes, header: str | None, accepted: frozenset[str] = JIRA_SIGNATURE
+) -> None:
+    """Check `X-Hub-Signature: <algorithm>=<hex>` over the raw body; raise SignatureError.
+
+    The header names the algorithm, so whoever sends it would choose how strong the check
+    is; only the `accepted` algorithms are tried."""
     if not header:
         raise SignatureError("missing X-Hub-Signature header")
-    method, sep, digest = header.partition("=")
-    method = method.strip().lower()
-    if not sep or method not in ALLOWED_METHODS:
+    algorithm, sep, digest = header.partition("=")
+    if not sep:
         raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'")
+    algorithm = algorithm.strip().lower()
+    if algorithm not in accepted:
+        raise SignatureError(
+            "X-Hub-Signature uses an algorithm that is not accepted; "
+            f"accepted: {', '.join(sorted(accepted))}"
+        )
     try:
         given = bytes.fromhex(digest.strip())
     except ValueError:
         raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'") from None
-    if not hmac.compare_digest(hmac.digest(secret, body, method), given):
+    if not hmac.compare_digest(hmac.digest(secret, body, algorithm), given):
         raise SignatureError("signature does not match the body")
 
 
@@ -88,12 +102,15 @@ class WebhookIntake:
         secrets: dict[str, bytes | None],
         max_body_bytes: int,
         envelope_checks: dict[str, Callable[[Any], str | None]] | None = None,
+        signature_algorithms: frozenset[str] = JIRA_SIGNATURE,
     ) -> None:
         """`secrets`: per tracker, the webhook secret (None: unsigned deliveries accepted).
-        `envelope_checks`: per tracker, the adapter's cheap check of a parsed body."""
+        `envelope_checks`: per tracker, the adapter's cheap check of a parsed body.
+        `signature_algorithms`: those a signature may use."""
         self.app = app
         self.inbox = inbox
         self.secrets = secrets
+        self.signature_algorithms = signature_algorithms
         self.envelope_checks = envelope_checks or {}
         self.paths = {f"/webhooks/{name}": name for name in secrets}
         self.max_body_bytes = max_body_bytes
@@ -106,7 +123,10 @@ class WebhookIntake:
         if scope["method"] != "POST":
             await _answer(send, 405, {"error": "use POST"}, extra=[(b"allow", b"POST")])
             return
-        status, payload = await self._intake(tracker, scope, receive)
+        try:
+            status, payload = await self._intake(tracker, scope, receive)
+        except ClientGone:
+            return
         await _answer(send, status, payload)
 
     async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
@@ -127,7 +147,9 @@ class WebhookIntake:
         secret = self.secrets[tracker]
         if secret is not None:
             try:
-                verify_signature(secret, body, kept.get(SIGNATURE_HEADER))
+                verify_signature(
+                    secret, body, kept.get(SIGNATURE_HEADER), self.signature_algorithms
+                )
             except SignatureError as exc:
                 return 401, {"error": str(exc)}
 
@@ -171,7 +193,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
