@@ -189,3 +189,19 @@ async def test_a_revert_waiting_for_jira_is_skipped_when_an_agent_moved_the_tick
     (decision,) = [d for d in harness.decisions("SRV-412") if d["verdict"] == "reverted"]
     assert [a["outcome"] for a in decision["actions"]] == ["skipped", "skipped"]
     assert "Vráceno klientem" in decision["actions"][0]["error"]
+
+
+async def test_credentials_revoked_mid_work_hold_the_worker_not_the_deliveries(harness):
+    issue(harness.standin, "SRV-412", "Hotovo")
+    harness.standin.credentials = ["bridge@example.com:a-newer-token"]  # the token was revoked
+    await harness.deliver(forbidden())
+    await harness.process()
+    health = harness.services.health
+    assert health.blocking and "401 from /myself" in health.describe()
+    (waiting,) = harness.services.store.list_deliveries(RETRYING)
+    assert "401" in waiting["last_error"] and harness.services.store.list_deliveries(DEAD) == []
+
+    harness.standin.credentials = None  # fixed
+    assert await health.check() is None and not health.blocking
+    await until_settled(harness)
+    assert harness.standin.issues["SRV-412"].status == "Na klientovi" and len(comments(harness)) == 1

@@ -94,7 +94,9 @@ class Bridge:
         self.log = tmp / f"bridge-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> Bridge:
+    def start(self, until: str = "/readyz") -> Bridge:
+        """Start and wait until `until` answers 200 (`/healthz`: the process is up, whether
+        or not it is ready)."""
         self.proc = subprocess.Popen(
             [str(BRIDGE), "serve", "--port", str(self.port)],
             cwd=self.tmp,
@@ -102,16 +104,20 @@ class Bridge:
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        wait_until(self._ready, timeout=20)
+        wait_until(lambda: self._answers(until), timeout=20)
         return self
 
-    def _ready(self) -> bool:
+    def _answers(self, path: str) -> bool:
         if self.proc and self.proc.poll() is not None:
             raise AssertionError(f"bridge exited {self.proc.returncode}:\n{self.log.read_text()}")
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}{path}", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def readyz(self) -> tuple[int, dict]:
+        r = httpx.get(f"{self.url}/readyz", timeout=5)
+        return r.status_code, r.json()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

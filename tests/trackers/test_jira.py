@@ -358,3 +358,21 @@ async def test_a_hostile_key_stays_one_path_segment(key):
     assert [c.request.url.raw_path.decode() for c in route.calls] == [
         f"{issue}/transitions", f"{issue}/comment", f"{issue}?fields=status%2Cissuetype%2Cproject&expand=transitions",
     ]
+
+
+@pytest.mark.parametrize("answer,says,blocking", [
+    (httpx.Response(200, json={"accountId": "bot-1"}), None, None),
+    (httpx.Response(401), "401 from /myself: check BRIDGE_JIRA_USER/BRIDGE_JIRA_TOKEN", True),
+    (httpx.Response(403, headers={"X-Seraph-LoginReason": "AUTHENTICATION_DENIED"}), "CAPTCHA", True),
+    (httpx.Response(404, text="<html>not found</html>"), "404 <html>not found</html>; check BRIDGE_JIRA_URL", True),
+    (httpx.Response(302, headers={"Location": "https://id.atlassian.com/login"}), "check BRIDGE_JIRA_URL", True),
+    (httpx.Response(503), "unreachable: GET /rest/api/3/myself: 503", False),
+])
+@respx.mock
+async def test_the_check_says_what_to_fix(answer, says, blocking):
+    respx.get(f"{BASE}/rest/api/3/myself").mock(return_value=answer)
+    problem = await tracker().check()
+    if says is None:
+        assert problem is None
+    else:
+        assert says in problem.text and problem.blocking is blocking
