@@ -127,6 +127,40 @@ def check(
 
 
 @app.command()
+def doctor(
+    ticket: Annotated[
+        str | None,
+        typer.Option(help="A ticket the bridge will govern, e.g. SRV-1: checks the account's permissions on it."),
+    ] = None,
+) -> None:
+    """Check the configuration end to end before going live: settings, database, workflows,
+    the tracker's answer to the bridge's credentials, permissions, statuses. Exit 1 on any
+    failure."""
+    import asyncio
+
+    settings = _settings()
+    if not asyncio.run(_doctor(settings, ticket)):
+        raise typer.Exit(1)
+
+
+async def _doctor(settings: Settings, ticket: str | None) -> bool:
+    from bridge.app import build_tracker, jira_client
+    from bridge.doctor import examine
+
+    client = jira_client(settings) if settings.tracker_configured else None
+    tracker = build_tracker(settings, client) if client is not None else None
+    healthy = True
+    try:
+        async for finding in examine(settings, tracker, ticket):  # type: ignore[arg-type]
+            typer.echo(str(finding))
+            healthy = healthy and finding.ok
+    finally:
+        if client is not None:
+            await client.aclose()
+    return healthy
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of a workflow file."""
     from bridge.workflows import json_schema

@@ -137,6 +137,30 @@ def _get_user(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
     return 200, result
 
 
+PERMISSION_NAMES = {"BROWSE_PROJECTS": "Browse Projects", "TRANSITION_ISSUES": "Transition Issues",
+                    "ADD_COMMENTS": "Add Comments", "EDIT_ISSUES": "Edit Issues"}
+
+
+def _my_permissions(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    wanted = [p for p in call.query.get("permissions", "").split(",") if p]
+    if not wanted:
+        return jira_error(400, "The permissions query parameter is required.")
+    unknown = [p for p in wanted if p not in PERMISSION_NAMES]
+    if unknown:
+        return jira_error(404, f"No project permissions with key {unknown[0]} found.")
+    key = call.query.get("issueKey")
+    if key and standin.find_issue(key) is None:
+        return jira_error(404, *ISSUE_NOT_FOUND)
+    return 200, {"permissions": {
+        p: {"id": str(10 + i), "key": p, "name": PERMISSION_NAMES[p], "type": "PROJECT",
+            "description": "", "havePermission": p not in standin.denied_permissions}
+        for i, p in enumerate(wanted)}}
+
+
+def _statuses(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    return 200, [standin.status_json(name, call.base) for name in standin.statuses]
+
+
 ISSUE = "/rest/api/3/issue/{issueIdOrKey}"
 OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/myself"): _myself,
@@ -147,6 +171,8 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("POST", ISSUE + "/comment"): _add_comment,
     ("GET", "/rest/api/3/user"): _get_user,
     ("GET", "/rest/api/3/comment/{commentId}/properties/{propertyKey}"): _get_comment_property,
+    ("GET", "/rest/api/3/mypermissions"): _my_permissions,
+    ("GET", "/rest/api/3/status"): _statuses,
 }
 
 

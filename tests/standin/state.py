@@ -97,6 +97,7 @@ class JiraStandin:
         self.workflow: dict[str, list[dict[str, str]]] = {}
         self.issues: dict[str, Issue] = {}
         self.comment_properties: dict[str, dict[str, Any]] = {}  # by comment id, then key
+        self.denied_permissions: set[str] = set()  # the bridge account lacks these
         self.users: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
@@ -114,6 +115,7 @@ class JiraStandin:
             self.add_user(user)
         for fault in seed.get("faults", []):
             self.add_fault(fault)
+        self.denied_permissions = set(seed.get("denied_permissions", []))
         if seed.get("webhook"):
             self.set_webhook(**seed["webhook"])
 

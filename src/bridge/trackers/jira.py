@@ -28,6 +28,8 @@ from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_on
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
+# What the bridge does on a ticket, as Jira's permission keys.
+NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment"}
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
 RECENT_COMMENTS = 50  # how far back a retry looks for a comment it may have made
 
@@ -268,6 +270,24 @@ class JiraTracker:
             tls = ": TLS" in str(exc)
             return TrackerProblem(f"unreachable: {exc}; check BRIDGE_JIRA_URL", blocking=tls)
         return None
+
+    async def permissions_on(self, ticket: str) -> dict[str, bool]:
+        """Whether the bridge's account may do on `ticket` what the bridge does there."""
+        answer = (
+            await self._call(
+                "GET", "/mypermissions", params={"issueKey": ticket, "permissions": ",".join(NEEDED)}
+            )
+        ).json()
+        found = answer.get("permissions") or {}
+        return {
+            label: bool((found.get(key) or {}).get("havePermission")) for key, label in NEEDED.items()
+        }
+
+    async def status_names(self) -> set[str]:
+        """The names of every status the site has."""
+        return {
+            s["name"] for s in (await self._call("GET", "/status")).json() if isinstance(s, Mapping)
+        }
 
     def _remember(self, me: dict[str, Any]) -> frozenset[str]:
         self._me = frozenset(str(me[k]) for k in ("accountId", "name", "key") if me.get(k))
