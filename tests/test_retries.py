@@ -54,12 +54,14 @@ async def test_while_jira_is_down_the_delivery_waits_and_is_applied_when_it_is_b
     await harness.process()
     (waiting,) = harness.services.store.list_deliveries(RETRYING)
     assert "503" in waiting["last_error"] and harness.standin.issues["SRV-412"].status == "Hotovo"
+    assert waiting["attempts"] == 2  # the two reads Jira refused
     assert harness.services.store.list_deliveries(DEAD) == []
 
     await until_settled(harness)  # Jira answers again: nobody had to replay anything
     assert harness.standin.issues["SRV-412"].status == "Na klientovi"
     assert len(comments(harness)) == 1
-    assert harness.services.store.list_deliveries(DONE)[-1]["id"] == waiting["id"]
+    done = harness.services.store.list_deliveries(DONE)[-1]
+    assert done["id"] == waiting["id"] and done["attempts"] == 2 + 3  # read, transition, comment
 
 
 async def test_an_outage_longer_than_the_horizon_dead_letters_and_replay_reverts(tmp_path):

@@ -30,6 +30,7 @@ from bridge.trackers.base import (
     TrackerUnavailable,
 )
 from bridge.trackers.health import TrackerHealth
+from bridge.trackers.http import counting_attempts
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -192,18 +193,20 @@ class Worker:
     async def _settle(self, item: Claimed, event: Event) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
-        if item.attempts > 1 or event.ticket in self._tails:
+        if item.claims > 1 or event.ticket in self._tails:
             return None
         workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
         if decide(event, workflow).verdict not in SETTLED:
             return None
         try:
-            event, decision = await self.judge(event, workflow)
+            with counting_attempts() as attempts:
+                event, decision = await self.judge(event, workflow)
         except Exception:
             return None
         if decision.actions or decision.verdict is Verdict.NEEDS:
             return None
-        return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
+        record = record_of(event, decision, self.executor.dry_run)
+        return Finished(item.id, DONE, record, attempts=attempts[0])
 
     def _spawn(self, item: Claimed, event: Event) -> None:
         ticket = event.ticket
@@ -242,10 +245,16 @@ class Worker:
 
     # -- one delivery --------------------------------------------------------------------------
     async def handle(self, item: Claimed, event: Event) -> Finished:
-        """Judge and act on one delivery (or finish what an earlier attempt began)."""
+        """Judge and act on one delivery (or finish what an earlier attempt began); the
+        result counts the calls it made to the tracker."""
+        with counting_attempts() as attempts:
+            result = await self._handle(item, event)
+        return replace(result, attempts=attempts[0])
+
+    async def _handle(self, item: Claimed, event: Event) -> Finished:
         key = f"{item.tracker}:{item.delivery_key}"
         try:
-            if item.attempts > 1:
+            if item.claims > 1:
                 resumed = await asyncio.to_thread(self.store.unfinished_actions, item.id)
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await self.executor.apply(resumed, resumed=True)

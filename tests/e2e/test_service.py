@@ -117,7 +117,7 @@ def test_workflow_alias_bomb_is_refused_and_the_service_stays_small(jira, bridge
     bomb = Path(shutil.copy(HOSTILE / "billion-laughs.yaml", bridge.workflows / "laughs.yaml"))
     refused = wait_until(lambda: httpx.get(f"{bridge.url}/readyz").json().get("refused_workflow_change"), timeout=10)
     assert len(refused) == 1 and refused[0].startswith(f"{bomb}:") and "alias bomb" in refused[0]
-    assert bridge.api("/api/workflows")["refused_change"] == refused
+    assert bridge.api("/api/workflows")["refused_workflow_change"] == refused  # one name for it
 
     jira("POST", "/issues", {"key": "SRV-12", "status": "Na klientovi", "project": "SRV"})
     jira("POST", "/issues/SRV-12/transition", {"to": "Hotovo", "user": CUSTOMER})

@@ -88,7 +88,7 @@ async def test_rejected_delivery_is_kept_with_its_reason(store):
 async def test_claim_finish_and_replay(store):
     await put_all(store, [incoming(f"k{i}") for i in range(5)])
     first = store.claim(3)
-    assert [c.delivery_key for c in first] == ["k0", "k1", "k2"] and all(c.attempts == 1 for c in first)
+    assert [c.delivery_key for c in first] == ["k0", "k1", "k2"] and all(c.claims == 1 for c in first)
     assert [c.delivery_key for c in store.claim(10)] == ["k3", "k4"]
     assert store.claim(10) == []
     store.finish_many([Finished(first[0].id, DONE, RECORD), Finished(first[1].id, DEAD, error="Jira down")])
@@ -97,7 +97,7 @@ async def test_claim_finish_and_replay(store):
     assert dead["last_error"] == "Jira down"
     assert store.replay(dead["id"])
     (again,) = store.claim(10)
-    assert again.id == dead["id"] and again.attempts == 2
+    assert again.id == dead["id"] and again.claims == 2
     assert not store.replay(999999)
     assert store.list_decisions("SRV-1")[0]["rule"] == "no-rule"
 
@@ -155,7 +155,7 @@ async def test_retrying_deliveries_wait_until_due_and_hold_their_ticket(store):
     assert due.id == second.id and due.retrying_since is None
     assert store.replay(first.id)  # "retry now"
     (again,) = store.claim(10)
-    assert again.id == first.id and again.retrying_since is None and again.attempts == 2
+    assert again.id == first.id and again.retrying_since is None and again.claims == 2
     store.finish_many([Finished(first.id, RETRYING, None, "503", soon, "SRV-1", since)])
     (resumed,) = store.claim(10)
     assert resumed.retrying_since == since

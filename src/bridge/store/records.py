@@ -74,7 +74,7 @@ class Claimed:
     tracker: str
     delivery_key: str
     body: bytes
-    attempts: int
+    claims: int  # how often it was taken up, this time included: above 1, it was begun before
     retrying_since: datetime | None = None  # since when the tracker has failed this delivery
 
 
@@ -120,6 +120,7 @@ class Finished:
     retry_at: datetime | None = None
     ticket: str | None = None
     retrying_since: datetime | None = None
+    attempts: int = 0  # calls made to the tracker for it, this time
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,7 @@ _FINISH = (
         retry_at=bindparam("retry_at"),
         ticket=bindparam("ticket"),
         retrying_since=bindparam("retrying_since"),
+        attempts=deliveries.c.attempts + bindparam("attempts"),
     )
 )
 
@@ -193,20 +195,20 @@ class Store:
             rows = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(candidates))
-                .values(state=PROCESSING, claimed_at=now, attempts=deliveries.c.attempts + 1)
+                .values(state=PROCESSING, claimed_at=now, claims=deliveries.c.claims + 1)
                 .returning(
                     deliveries.c.id,
                     deliveries.c.tracker,
                     deliveries.c.delivery_key,
                     deliveries.c.body,
-                    deliveries.c.attempts,
+                    deliveries.c.claims,
                     deliveries.c.retrying_since,
                 )
             ).all()
         rows = sorted(rows, key=lambda r: r.id)
         return [
             Claimed(
-                r.id, r.tracker, r.delivery_key, bytes(r.body), r.attempts,
+                r.id, r.tracker, r.delivery_key, bytes(r.body), r.claims,
                 _aware(r.retrying_since),
             )
             for r in rows
@@ -289,6 +291,7 @@ class Store:
                 "retry_at": r.retry_at,
                 "ticket": r.ticket,
                 "retrying_since": r.retrying_since,
+                "attempts": r.attempts,
             }
             for r in results
         ]

@@ -37,7 +37,8 @@ deliveries = Table(
     # pending → processing → done | dead | retrying (→ processing again at retry_at);
     # rejected: malformed, kept for inspection only
     Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # calls made to the tracker for it
+    Column("claims", Integer, nullable=False, default=0, server_default="0"),  # times taken up
     Column("claimed_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("last_error", Text),

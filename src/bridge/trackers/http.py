@@ -10,8 +10,11 @@ retried; so is a redirect, which means the configured base URL is not the API's.
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import ssl
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -151,10 +154,26 @@ async def send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_attempts: ContextVar[list[int] | None] = ContextVar("tracker_attempts", default=None)
+
+
+@contextlib.contextmanager
+def counting_attempts() -> Iterator[list[int]]:
+    """Count the calls made to the tracker within this block (and this task): `[n]`."""
+    counter = [0]
+    token = _attempts.set(counter)
+    try:
+        yield counter
+    finally:
+        _attempts.reset(token)
+
+
 async def send_once(client: RestClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One attempt, its answer mapped to the error hierarchy. Changes the tracker makes are
     sent this way: whether a change that timed out was applied must be looked up before it
     is sent again (see `Executor`)."""
+    if (counter := _attempts.get()) is not None:
+        counter[0] += 1
     try:
         response = await client.request(method, url, **kwargs)
     except httpx.TransportError as exc:

@@ -30,6 +30,7 @@ class Readiness(BaseModel):
     ready: bool
     database: str
     workflows: list[str] | str
+    tracker: str
     dry_run: bool
     refused_workflow_change: list[str] | None = None
 
@@ -138,7 +139,7 @@ async def workflows(registry: RegistryDep) -> dict[str, Any]:
             {"name": wf.name, "applies_to": wf.applies_to.model_dump(), "language": wf.language}
             for wf in registry.current
         ],
-        "refused_change": [str(p) for p in registry.last_problems],
+        "refused_workflow_change": [str(p) for p in registry.last_problems],
     }
 
 
