@@ -78,6 +78,8 @@ class Verdict(str, enum.Enum):
     REVERTED = "reverted"
     NEEDS_ATTENTION = "needs_attention"  # should be reverted but cannot be; agents alerted
     NEEDS = "needs"  # the core needs more facts (the ticket, the actor's role) to decide
+    EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
+    REMINDED = "reminded"  # a timer's reminder falls due
 
 
 class Need(str, enum.Enum):
@@ -133,3 +135,4 @@ class Decision:
     actions: tuple[Action, ...] = ()
     needs: frozenset[Need] = frozenset()
     chain_from: str | None = None  # where the customer's chain of moves judged here began
+    reminder: int | None = None  # which of the timer's reminders this decision sends

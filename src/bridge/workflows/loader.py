@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
 from bridge.workflows.model import Loc, Workflow
+from bridge.workflows.timers import TIMER_PLACEHOLDERS
 
 SUFFIXES = (".yaml", ".yml")
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,6 +38,7 @@ _TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "requirement_missing": _EVENT_PLACEHOLDERS,
     "no_way_back": _EVENT_PLACEHOLDERS,
     "missing_field": frozenset({"label"}),
+    "timer_stuck": TIMER_PLACEHOLDERS | {"next"},
 }
 
 

@@ -8,10 +8,13 @@ point at its line and column.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
 StatusId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Loc = tuple[str | int, ...]
@@ -90,6 +93,11 @@ class Messages(_Strict):
     )
     missing_comment: str = Field("a comment with the reason", description="Used in {missing}.")
     missing_field: str = Field("the field '{label}'", description="Used in {missing}.")
+    timer_stuck: str = Field(
+        "ticket-bridge: the ticket has been in {status} since {entered}; its time ({after}) ran "
+        "out on {deadline}, but no transition leads to {next}. Please move it by hand.",
+        description="Internal note when a timer's path cannot be taken.",
+    )
     no_way_back: str = Field(
         "ticket-bridge: {actor} moved the ticket {from_status} → {to_status}, which is not "
         "allowed, and no transition leads back to {from_status}. Please move it back by hand.",
@@ -114,6 +122,11 @@ class Workflow(_Strict):
     customer_transitions: list[CustomerTransition] = Field(default_factory=list)
     on_enter: dict[StatusId, StatusRules] = Field(default_factory=dict)
     messages: Messages = Field(default_factory=Messages)
+    calendar: CalendarSpec = Field(default_factory=CalendarSpec)
+    timers: dict[StatusId, Timer] = Field(
+        default_factory=dict,
+        description="Status → how long a ticket may stay there, counted from its last entry.",
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     def status_id(self, tracker_name: str | None) -> str | None:
@@ -152,6 +165,30 @@ class Workflow(_Strict):
         )
 
     # -- cross-reference checks ---------------------------------------------------------------
+    def _timer_problems(self, sid: str, timer: Timer, declared: set[str]) -> Iterator[tuple[Loc, str]]:
+        """A path the bridge cannot take along `flow`, reminders that come too late, texts
+        with placeholders the engine does not fill."""
+        here = sid
+        for i, step in enumerate(timer.path):
+            loc: Loc = ("timers", sid, "path", i)
+            if step not in declared:
+                yield loc, f"status '{step}' is not declared under 'statuses'"
+            elif here in declared and step not in self.flow.get(here, []):
+                yield loc, f"'{here}' → '{step}' is not part of 'flow'"
+            here = step
+        for i, reminder in enumerate(timer.reminders):
+            if reminder.offset.span >= timer.duration.span:
+                yield (
+                    ("timers", sid, "reminders", i, "before"),
+                    f"a reminder {reminder.before} before the deadline comes before the timer "
+                    f"starts ({timer.after}); make it shorter",
+                )
+        texts = [(("timers", sid, "comment"), timer.comment)] + [
+            (("timers", sid, "reminders", i, "comment"), r.comment) for i, r in enumerate(timer.reminders)
+        ]
+        for loc, text in texts:
+            yield from _placeholder_problems(loc, text, TIMER_PLACEHOLDERS)
+
     def reference_problems(self) -> Iterator[tuple[Loc, str]]:
         """Yield (location, message) for every status referenced but not declared, and every
         declared status that cannot be reached from `initial`."""
@@ -179,6 +216,9 @@ class Workflow(_Strict):
                     )
         for sid in self.on_enter:
             yield from undeclared(("on_enter", sid), sid)
+        for sid, timer in self.timers.items():
+            yield from undeclared(("timers", sid), sid)
+            yield from self._timer_problems(sid, timer, declared)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
@@ -190,3 +230,15 @@ class Workflow(_Strict):
         for sid in self.statuses:
             if seen and sid not in seen:
                 yield ("statuses", sid), f"status '{sid}' cannot be reached from '{self.initial}'"
+
+
+def _placeholder_problems(loc: Loc, text: str, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        yield loc, f"broken placeholder: {exc} (write {{{{ for a literal {{)"
+        return
+    for name in names:
+        if name not in allowed:
+            known = ", ".join("{" + p + "}" for p in sorted(allowed))
+            yield loc, f"unknown placeholder '{{{name}}}'; use {known}"

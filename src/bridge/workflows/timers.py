@@ -24,7 +24,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from bridge.workflows.calendar import DAY_NAMES, Calendar, Duration, day_numbers
 
@@ -102,8 +102,10 @@ class Timer(_Strict):
     """How long a ticket may stay in a status, and where the bridge moves it then."""
 
     after: DurationText = Field(description="e.g. '5 days', '5 business days', '36 hours'.")
-    path: list[str] = Field(
-        min_length=1, description="Statuses the bridge moves the ticket through, in order."
+    path: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default_factory=list,
+        description="Statuses the bridge moves the ticket through, in order; none: the "
+        "comment is posted (once per stay) and the ticket stays where it is.",
     )
     comment: str = Field(description="Posted when the bridge moves the ticket.")
     public: bool = Field(True, description="Visible to the customer; false: an internal note.")
