@@ -133,7 +133,8 @@ def test_czech_messages_use_the_english_placeholders_and_format(shipped: Workflo
     values = {
         "ticket": "SERVIS-1", "from_status": "Na klientovi", "to_status": "Hotovo",
         "allowed": "Vráceno klientem", "missing": "komentář s důvodem", "actor": "Jana",
-        "label": "Číslo PBI",
+        "label": "Číslo PBI", "status": "Ke schválení", "entered": "13.11.2026 10:00",
+        "after": "5 days", "deadline": "18.11.2026 10:00", "next": "Schváleno", "left": "",
     }  # fmt: skip
     for field in Messages.model_fields:
         cs, en = getattr(czech, field), getattr(english, field)
@@ -146,7 +147,8 @@ def test_czech_messages_use_the_english_placeholders_and_format(shipped: Workflo
 
 def test_english_messages_format(shipped: WorkflowSet) -> None:
     values = dict.fromkeys(
-        ["ticket", "from_status", "to_status", "allowed", "missing", "actor", "label"], "x"
+        ["ticket", "from_status", "to_status", "allowed", "missing", "actor", "label", "status",
+         "entered", "after", "deadline", "next", "left"], "x"
     )
     for wf in shipped:
         for field in Messages.model_fields:
