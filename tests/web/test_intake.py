@@ -141,7 +141,13 @@ async def test_oversized_streamed_body_without_length_is_413(edge):
 
 @pytest.mark.parametrize(
     "body,status,reason",
-    [(b"{not json", 400, "not valid JSON"), (b"[1, 2]", 422, "JSON object"), (b'{"a": 1}', 422, "webhookEvent")],
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 422, "JSON object"),
+        (b'{"a": 1}', 422, "webhookEvent"),
+        (b'{"webhookEvent": "jira:issue_updated", "user": {"name": "jana"}}', 422, "'issue.key' is missing"),
+        (b'{"webhookEvent": "jira:issue_created", "issue": {"id": "10013"}}', 422, "'issue.key' is missing"),
+    ],
 )
 async def test_malformed_body_gets_a_reason_and_is_kept(edge, body, status, reason):
     client, store = edge

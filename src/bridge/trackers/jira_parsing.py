@@ -22,13 +22,18 @@ from bridge.trackers.base import MalformedDelivery
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*", re.IGNORECASE | re.ASCII)
 # Deeper than any editor nests a comment; walking it would only cost time.
 MAX_COMMENT_DEPTH = 100
+ISSUE_EVENT = "jira:issue_"
 
 
 def envelope_problem(payload: Any) -> str | None:
     """Why a parsed body is not a Jira webhook delivery at all, or None. Cheap enough for
-    the intake to answer 422 before storing."""
+    the intake to answer 422 before storing. An issue event (`jira:issue_*`) names its issue
+    by key, always: one that does not can never be judged, however often it is replayed."""
     if not isinstance(payload, Mapping) or not isinstance(payload.get("webhookEvent"), str):
         return "not a Jira webhook delivery: 'webhookEvent' is missing"
+    name = payload["webhookEvent"]
+    if name.startswith(ISSUE_EVENT) and not isinstance(_get(payload.get("issue"), "key"), str):
+        return f"{_text(name, 'webhookEvent', KEY_LENGTH)}: 'issue.key' is missing"
     return None
 
 
