@@ -18,7 +18,7 @@ import pytest
 
 from bridge.app import create_app
 from bridge.config import Settings
-from tests.conftest import load_fixture
+from tests.conftest import FIXTURES, load_fixture
 from tests.standin import JiraStandin
 from tests.standin import create_app as standin_app
 
@@ -293,3 +293,23 @@ async def test_two_quick_customer_moves_are_judged_as_one_way(harness):
     assert "Na klientovi → Ke schválení → Schváleno" in decisions[1]["reason"]
     (comment,) = harness.standin.issue_state(ticket)["comments"]
     assert "Na klientovi → Schváleno" in json.dumps(comment["body"], ensure_ascii=False)
+
+
+# -- what real Jira sites send ------------------------------------------------------------------
+REAL = FIXTURES / "jira" / "real"
+
+
+def real(name: str) -> dict:
+    return json.loads((REAL / name).read_text(encoding="utf-8"))
+
+
+async def test_deliveries_about_no_one_ticket_are_recorded_as_ignored_without_a_call(harness):
+    for name in ("cloud_worklog_created.json", "cloud_sprint_started.json"):
+        await harness.deliver(real(name))
+    await harness.process()
+    assert {d["state"] for d in harness.services.store.list_deliveries()} == {"done"}
+    assert {(d["event"], d["ticket"], d["verdict"], d["rule"]) for d in harness.decisions()} == {
+        ("worklog_created", None, "ignored", "no-rule"),
+        ("sprint_started", None, "ignored", "no-rule"),
+    }
+    assert harness.rest_calls() == []

@@ -259,3 +259,11 @@ def test_an_unknown_actor_continuing_a_chain_is_asked_about():
     unknown = Actor("jnovakova", None, Role.UNKNOWN)
     d = core_decide(move("Hotovo", "Vráceno klientem", unknown), WORKFLOW, None, STALE_FIRST)
     assert d.verdict is Verdict.NEEDS and d.needs == {Need.ROLE}
+
+
+# -- deliveries that are not about one ticket ---------------------------------------------------
+def test_an_event_about_no_one_ticket_is_ignored_by_name_without_a_workflow():
+    event = Event("jira", Kind.NO_TICKET, None, Actor(None), raw_event="sprint_started")
+    d = core_decide(event, None)
+    assert (d.verdict, d.rule) == (Verdict.IGNORED, "no-rule")
+    assert "sprint_started" in d.reason

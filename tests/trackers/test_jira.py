@@ -358,3 +358,16 @@ async def test_a_hostile_key_stays_one_path_segment(key):
     assert [c.request.url.raw_path.decode() for c in route.calls] == [
         f"{issue}/transitions", f"{issue}/comment", f"{issue}?fields=status%2Cissuetype%2Cproject&expand=transitions",
     ]
+
+
+REAL = FIXTURES / "jira" / "real"
+
+
+def real(name: str) -> dict:
+    return json.loads((REAL / name).read_text(encoding="utf-8"))
+
+
+def test_a_worklog_is_about_no_one_ticket_but_keeps_its_tickets_id_and_author():
+    event = parse_delivery(real("cloud_worklog_created.json"))
+    assert (event.kind, event.ticket, event.ticket_id) == (Kind.NO_TICKET, None, "10014")
+    assert event.actor.name == "Leo Franchi"

@@ -40,9 +40,10 @@ values = st.recursive(
 objects = st.dictionaries(keys, values, max_size=8)
 issue_keys = st.sampled_from(["SRV-1", "X-42", "srv-7"]) | texts
 jira_shaped = st.fixed_dictionaries(
-    {"webhookEvent": st.sampled_from(["jira:issue_updated", "jira:issue_created", "comment_created"]) | texts,
+    {"webhookEvent": st.sampled_from(["jira:issue_updated", "jira:issue_created", "comment_created",
+                                      "worklog_created"]) | texts,
      "issue": st.fixed_dictionaries({"key": issue_keys}, optional={"fields": values}) | values},
-    optional={"changelog": values, "user": values, "comment": values},
+    optional={"changelog": values, "user": values, "comment": values, "worklog": values},
 )
 
 # Where each text of an event is recorded; the others are bounded like a status name.
@@ -62,7 +63,8 @@ def assert_total(payload: Any) -> None:
 
 def assert_fits(event: Event) -> None:
     texts = {name: getattr(event, name) for name in
-             ("ticket", "raw_event", "from_status", "to_status", "project", "issue_type", "request_type")}
+             ("ticket", "raw_event", "from_status", "to_status", "project", "issue_type", "request_type",
+              "ticket_id")}
     texts |= {"actor.id": event.actor.id, "actor.name": event.actor.name}
     if event.snapshot is not None:
         texts |= {"snapshot.key": event.snapshot.key, "snapshot.status": event.snapshot.status}

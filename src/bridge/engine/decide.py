@@ -36,6 +36,9 @@ def decide(
 ) -> Decision:
     """`chain`: the customer's earlier moves on this ticket that were let stand because they
     were stale when judged (`NO_CHAIN` when there are none; None when not yet looked up)."""
+    if event.kind is Kind.NO_TICKET:
+        what = event.raw_event or event.kind.value
+        return Decision(Verdict.IGNORED, "no-rule", f"{what}: not about one ticket; no rule applies")
     if workflow is None:
         return Decision(Verdict.IGNORED, "no-workflow", "no workflow governs this ticket type")
     name = workflow.name

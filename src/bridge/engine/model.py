@@ -26,7 +26,10 @@ class Kind(str, enum.Enum):
     UPDATED = "updated"  # an edit without a status change
     CREATED = "created"
     COMMENTED = "commented"
-    OTHER = "other"
+    OTHER = "other"  # anything else about one ticket
+    # not about one ticket: projects, versions, sprints, boards, users, issue links; and
+    # worklogs, which name their ticket by id only and are not judged
+    NO_TICKET = "no_ticket"
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,14 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Event:
-    """One delivery, normalised. Status names are the tracker's, not the workflow's ids."""
+    """One delivery, normalised. Status names are the tracker's, not the workflow's ids.
+
+    `ticket` (the key) is None only for `Kind.NO_TICKET`.
+    """
 
     tracker: str
     kind: Kind
-    ticket: str
+    ticket: str | None
     actor: Actor
     project: str | None = None
     issue_type: str | None = None
@@ -69,6 +75,7 @@ class Event:
     comment: str | None = None  # a comment made in the same change
     raw_event: str | None = None  # the tracker's own event name, for the audit log
     snapshot: Ticket | None = None  # the ticket as the delivery showed it (may be stale)
+    ticket_id: str | None = None  # the tracker's numeric id of the ticket, where it is known
 
 
 class Verdict(str, enum.Enum):

@@ -23,6 +23,7 @@ ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*", re.IGNORECASE | re.ASCII)
 # Deeper than any editor nests a comment; walking it would only cost time.
 MAX_COMMENT_DEPTH = 100
 ISSUE_EVENT = "jira:issue_"
+COMMENT_EVENT = "comment_"
 
 
 def envelope_problem(payload: Any) -> str | None:
@@ -39,12 +40,18 @@ def envelope_problem(payload: Any) -> str | None:
 
 def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Event:
     """Normalise a Jira webhook body into the core's event. Pure and total: any JSON object
-    becomes an event or raises `MalformedDelivery` saying what is wrong with it."""
+    becomes an event or raises `MalformedDelivery` saying what is wrong with it.
+
+    Deliveries that carry no issue are events too: those about no one ticket (projects,
+    versions, sprints, boards, users, issue links, worklogs) become `Kind.NO_TICKET`.
+    """
     problem = envelope_problem(payload)
     if problem is not None:
         raise MalformedDelivery(problem)
     name = payload["webhookEvent"]
     try:
+        if payload.get("issue") is None and not name.startswith((ISSUE_EVENT, COMMENT_EVENT)):
+            return _no_ticket(payload, name, tracker)
         return _event(payload, name, tracker)
     except MalformedDelivery as exc:
         raise MalformedDelivery(f"{_text(name, 'webhookEvent', KEY_LENGTH)}: {exc}") from None
@@ -90,6 +97,22 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         comment=comment_text(comment.get("body")) if comment else None,
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         snapshot=Ticket(key, status or "", dict(fields), transitions=None),
+        ticket_id=_digits(issue.get("id")),
+    )
+
+
+def _no_ticket(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
+    """An event about no one ticket. A worklog names its ticket by id and its author, which
+    the event keeps; the delivery's body stays in the inbox for whatever reads it later."""
+    worklog = payload.get("worklog")
+    author = _get(worklog, "updateAuthor") or _get(worklog, "author")
+    return Event(
+        tracker=tracker,
+        kind=Kind.NO_TICKET,
+        ticket=None,
+        actor=actor_of(author, "worklog.author"),
+        raw_event=_text(name, "webhookEvent", KEY_LENGTH),
+        ticket_id=_digits(_get(worklog, "issueId")),
     )
 
 
@@ -183,3 +206,12 @@ def _text(value: Any, where: str, limit: int = NAME_LENGTH) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2**64:
         return str(value)[:limit]
     raise MalformedDelivery(f"'{where}' is not text")
+
+
+def _digits(value: Any) -> str | None:
+    """A Jira id (digits, as text or a number), or None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return value
+    return None
