@@ -86,7 +86,7 @@ def test_the_bridges_own_change_is_never_judged():
     assert d.verdict is Verdict.IGNORED and d.rule == "own-change"
 
 
-@pytest.mark.parametrize("kind", [Kind.UPDATED, Kind.CREATED, Kind.COMMENTED, Kind.OTHER])
+@pytest.mark.parametrize("kind", [Kind.UPDATED, Kind.CREATED, Kind.COMMENTED, Kind.COMMENT_DELETED, Kind.OTHER])
 def test_events_without_a_status_change_touch_no_rule(kind):
     event = Event("jira", kind, "SRV-1", CUSTOMER, "SRV", "Servis")
     assert decide(event, WORKFLOW).verdict is Verdict.IGNORED

@@ -371,3 +371,26 @@ def test_a_worklog_is_about_no_one_ticket_but_keeps_its_tickets_id_and_author():
     event = parse_delivery(real("cloud_worklog_created.json"))
     assert (event.kind, event.ticket, event.ticket_id) == (Kind.NO_TICKET, None, "10014")
     assert event.actor.name == "Leo Franchi"
+
+
+@pytest.mark.parametrize(
+    "name", ["server_issue_updated_issue_commented.json", "server_old_issue_updated_commented.json"]
+)
+def test_an_issue_event_carrying_a_comment_is_a_comment_not_an_edit(name):
+    event = parse_delivery(real(name))
+    assert (event.kind, event.comment) == (Kind.COMMENTED, "unik")
+
+
+def test_an_edited_comment_is_by_its_last_editor():
+    payload = real("cloud_comment_updated.json")
+    payload["comment"]["updateAuthor"] = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+    event = parse_delivery(payload)
+    assert event.actor == Actor("qm:77", "Jana", Role.CUSTOMER)
+    assert event.kind is Kind.COMMENTED
+
+
+def test_a_comment_carried_by_an_issue_event_is_not_taken_for_a_reason_when_deleted():
+    payload = real("server_issue_updated_issue_comment_edited.json")
+    payload["issue_event_type_name"] = "issue_comment_deleted"
+    event = parse_delivery(payload)
+    assert event.kind is Kind.COMMENT_DELETED and event.comment is None

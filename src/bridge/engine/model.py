@@ -25,7 +25,8 @@ class Kind(str, enum.Enum):
     STATUS_CHANGED = "status_changed"
     UPDATED = "updated"  # an edit without a status change
     CREATED = "created"
-    COMMENTED = "commented"
+    COMMENTED = "commented"  # a comment made or edited
+    COMMENT_DELETED = "comment_deleted"
     OTHER = "other"  # anything else about one ticket
     # not about one ticket: projects, versions, sprints, boards, users, issue links; and
     # worklogs, which name their ticket by id only and are not judged

@@ -24,6 +24,8 @@ ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*", re.IGNORECASE | re.ASCII)
 MAX_COMMENT_DEPTH = 100
 ISSUE_EVENT = "jira:issue_"
 COMMENT_EVENT = "comment_"
+COMMENTED_TYPES = frozenset({"issue_commented", "issue_comment_edited"})
+COMMENT_DELETED_TYPES = frozenset({"issue_comment_deleted"})
 
 
 def envelope_problem(payload: Any) -> str | None:
@@ -68,33 +70,21 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
     if not isinstance(fields, Mapping):
         raise MalformedDelivery("'issue.fields' is not an object")
 
-    comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else None
-    user, who = payload.get("user"), "user"
-    if not user and comment is not None:
-        user, who = comment.get("author"), "comment.author"
+    comment = _comment_of(payload)
     status_item = _status_item(payload.get("changelog"))
-
-    if name == "jira:issue_updated":
-        kind = Kind.STATUS_CHANGED if status_item else Kind.UPDATED
-    elif name == "jira:issue_created":
-        kind = Kind.CREATED
-    elif name.startswith("comment_"):
-        kind = Kind.COMMENTED
-    else:
-        kind = Kind.OTHER
-
+    kind = _kind(payload, name, status_item, comment)
     status = _text(_get(fields.get("status"), "name"), "issue.fields.status.name")
     return Event(
         tracker=tracker,
         kind=kind,
         ticket=key,
-        actor=actor_of(user, who),
+        actor=_actor(payload, name, comment),
         project=_text(_get(fields.get("project"), "key"), "issue.fields.project.key"),
         issue_type=_text(_get(fields.get("issuetype"), "name"), "issue.fields.issuetype.name"),
         request_type=request_type_of(fields),
         from_status=_text(_get(status_item, "fromString"), "changelog.items.fromString"),
         to_status=_text(_get(status_item, "toString"), "changelog.items.toString") if status_item else status,
-        comment=comment_text(comment.get("body")) if comment else None,
+        comment=_said(comment, kind),
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         snapshot=Ticket(key, status or "", dict(fields), transitions=None),
         ticket_id=_digits(issue.get("id")),
@@ -114,6 +104,54 @@ def _no_ticket(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         ticket_id=_digits(_get(worklog, "issueId")),
     )
+
+
+def _kind(
+    payload: Mapping[str, Any], name: str, status_item: Mapping[str, Any] | None, comment: Any
+) -> Kind:
+    """What happened. An issue event may be about a comment: Jira names that in
+    `issue_event_type_name`, and older Server versions only by carrying the `comment`."""
+    if name == "jira:issue_updated":
+        if status_item:
+            return Kind.STATUS_CHANGED
+        what = _text(payload.get("issue_event_type_name"), "issue_event_type_name")
+        if what in COMMENT_DELETED_TYPES:
+            return Kind.COMMENT_DELETED
+        if what in COMMENTED_TYPES or (what is None and comment is not None):
+            return Kind.COMMENTED
+        return Kind.UPDATED
+    if name == "jira:issue_created":
+        return Kind.CREATED
+    if name == "comment_deleted":
+        return Kind.COMMENT_DELETED
+    if name.startswith(COMMENT_EVENT):
+        return Kind.COMMENTED
+    return Kind.OTHER
+
+
+def _actor(payload: Mapping[str, Any], name: str, comment: Mapping[str, Any] | None) -> Actor:
+    """Who made the change: the delivery's `user`; for a comment event without one, the
+    comment's author, or its last editor when it was edited. Jira does not say who deleted
+    a comment when it sends no `user`."""
+    if name == "comment_updated" and _get(comment, "updateAuthor"):
+        return actor_of(_get(comment, "updateAuthor"), "comment.updateAuthor")
+    if payload.get("user"):
+        return actor_of(payload.get("user"), "user")
+    if comment is not None and name != "comment_deleted":
+        return actor_of(comment.get("author"), "comment.author")
+    return Actor(None)
+
+
+def _comment_of(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    comment = payload.get("comment")
+    return comment if isinstance(comment, Mapping) else None
+
+
+def _said(comment: Mapping[str, Any] | None, kind: Kind) -> str | None:
+    """The text of a comment made or edited in this change; a deleted one says nothing."""
+    if comment is None or kind is Kind.COMMENT_DELETED:
+        return None
+    return comment_text(comment.get("body"))
 
 
 def parse_body(body: bytes) -> Event:
