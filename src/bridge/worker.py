@@ -16,20 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import Actor, Chain, Decision, Event, Need, Role, Verdict, decide
+from bridge.engine import Event, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
+from bridge.judging import Judge
 from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Store
 from bridge.trackers.base import MalformedDelivery, Tracker, TrackerError, TrackerUnavailable
 from bridge.workflows.loader import WorkflowSet
-from bridge.workflows.model import Workflow
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 4
-UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
 SETTLED = frozenset({Verdict.IGNORED, Verdict.ALLOWED})
 
 
@@ -73,6 +71,7 @@ class Worker:
         self.tracker = tracker
         self.executor = executor
         self.workflows = workflows
+        self.judging = Judge(store, tracker, workflows)
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.gather_seconds = gather_seconds
@@ -181,14 +180,13 @@ class Worker:
         identity, or None when it must take the slow path."""
         if item.attempts > 1 or event.ticket in self._tails:
             return None
-        workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
-        if decide(event, workflow).verdict not in SETTLED:
+        if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
             return None
         try:
-            event, decision = await self.judge(event, workflow)
+            event, decision = await self.judging.judge(event)
         except Exception:
             return None
-        if decision.actions or decision.verdict is Verdict.NEEDS:
+        if decision.actions or decision.verdict not in SETTLED:
             return None
         return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
 
@@ -237,8 +235,7 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await self.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
-            workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
-            event, decision = await self.judge(event, workflow)
+            event, decision = await self.judging.judge(event)
             if not decision.actions:
                 return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
             applied = await self.executor.execute(item.id, key, event, decision)
@@ -273,37 +270,6 @@ class Worker:
         log.warning("delivery %s waits for the tracker until %s: %s", item.id, f"{at:%H:%M:%S}", error)
         return Finished(item.id, RETRYING, None, error, at, event.ticket, since)
 
-    async def judge(self, event: Event, workflow: Workflow | None) -> tuple[Event, Decision]:
-        """Decide, fetching from the tracker only what the core asks for.
-
-        Whether the bridge itself made the change matters only for status changes on governed
-        tickets by someone who is not a portal customer; the bridge's identity is learnt once.
-        """
-        decision = decide(event, workflow)
-        if decision.rule not in UNJUDGED and event.actor.role is not Role.CUSTOMER:
-            if await self.tracker.own_change(event.actor):
-                event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
-                decision = decide(event, workflow)
-        ticket = chain = None
-        for _ in range(MAX_ROUNDS):
-            if decision.verdict is not Verdict.NEEDS:
-                return event, decision
-            if Need.CHAIN in decision.needs:
-                origin, reached = await asyncio.to_thread(
-                    self.store.customer_chain, event.tracker, event.ticket
-                )
-                chain = Chain(origin, reached)
-            if Need.ROLE in decision.needs:
-                role = await self.tracker.role_of(event.actor)
-                if role is Role.UNKNOWN:
-                    return event, _role_unknown(event.actor, decision)
-                event = replace(event, actor=replace(event.actor, role=role))
-            if Need.TICKET in decision.needs:
-                fields = sorted(workflow.required_fields()) if workflow else []
-                ticket = await self.tracker.get_ticket(event, fields)
-            decision = decide(event, workflow, ticket, chain)
-        raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
-
 
 def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finished:
     """A delivery that waits because an earlier one of its ticket waits for the tracker."""
@@ -315,13 +281,4 @@ def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finis
         retry_at,
         ticket,
         item.retrying_since,
-    )
-
-
-def _role_unknown(actor: Actor, decision: Decision) -> Decision:
-    return Decision(
-        Verdict.IGNORED,
-        "role-unknown",
-        f"cannot tell whether {actor.name or actor.id or 'the actor'} is a customer",
-        decision.workflow,
     )
