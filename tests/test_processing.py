@@ -313,3 +313,16 @@ async def test_deliveries_about_no_one_ticket_are_recorded_as_ignored_without_a_
         ("sprint_started", None, "ignored", "no-rule"),
     }
     assert harness.rest_calls() == []
+
+
+# the ticket the Data Center comment deliveries name by id (10013) only
+PRJX_14 = {"id": "10013", "key": "PRJX-14", "status": "To Do", "issuetype": "Story"}
+
+
+async def test_a_data_center_comment_is_recorded_against_the_ticket_its_address_names(harness):
+    harness.standin.add_issue(PRJX_14)
+    await harness.deliver(real("server_comment_created_without_issue.json"))
+    await harness.process()
+    (decision,) = harness.decisions("PRJX-14")
+    assert (decision["verdict"], decision["event"], decision["actor"]) == ("ignored", "comment_created", "Lev Brouk (levbrouk)")
+    assert harness.rest_calls() == [("GET", "/rest/api/3/issue/10013")]

@@ -4,6 +4,9 @@
 nothing more — the ticket as it is now, the actor's role, the customer's earlier moves — so
 that events which cannot lead to an action cost no tracker call. The worker judges every
 delivery here; whatever else comes to judge events shares it.
+
+A delivery that names its ticket by id alone (a Data Center comment event) is first
+completed from the tracker: its key, project and types choose the workflow.
 """
 
 from __future__ import annotations
@@ -40,14 +43,18 @@ class Judge:
         return self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
 
     async def judge(self, event: Event) -> tuple[Event, Decision]:
-        """The decision on `event`, and the event as judged (with the bridge's role, where the
-        bridge made the change).
+        """The decision on `event`, and the event as judged (completed, where it named its
+        ticket by id alone; with the bridge's role, where the bridge made the change).
 
         Whether the bridge itself made the change matters only for status changes on governed
         tickets by someone who is not a portal customer; the bridge's identity is learnt once.
         """
         workflow = self.workflow_of(event)
         decision = decide(event, workflow)
+        if event.ticket is None and Need.TICKET in decision.needs:
+            event = await self.tracker.resolve(event)
+            workflow = self.workflow_of(event)
+            decision = decide(event, workflow)
         if decision.rule not in UNJUDGED and event.actor.role is not Role.CUSTOMER:
             if await self.tracker.own_change(event.actor):
                 event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
@@ -61,7 +68,7 @@ class Judge:
         for _ in range(MAX_ROUNDS):
             if decision.verdict is not Verdict.NEEDS:
                 return event, decision
-            assert event.ticket is not None  # the core asks nothing about other events
+            assert event.ticket is not None  # completed above, or the core would not ask more
             if Need.CHAIN in decision.needs:
                 origin, reached = await asyncio.to_thread(
                     self.store.customer_chain, event.tracker, event.ticket

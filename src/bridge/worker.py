@@ -191,7 +191,7 @@ class Worker:
         return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
 
     def _spawn(self, item: Claimed, event: Event) -> None:
-        ticket = event.ticket
+        ticket = event.ticket or f"#{event.ticket_id}"  # not yet known by key: by id
         task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event))
         self._tails[ticket] = task
         self._inflight.add(task)

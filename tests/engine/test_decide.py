@@ -261,9 +261,15 @@ def test_an_unknown_actor_continuing_a_chain_is_asked_about():
     assert d.verdict is Verdict.NEEDS and d.needs == {Need.ROLE}
 
 
-# -- deliveries that are not about one ticket ---------------------------------------------------
+# -- deliveries that are not about one ticket, or name it by id alone --------------------------
 def test_an_event_about_no_one_ticket_is_ignored_by_name_without_a_workflow():
     event = Event("jira", Kind.NO_TICKET, None, Actor(None), raw_event="sprint_started")
     d = core_decide(event, None)
     assert (d.verdict, d.rule) == (Verdict.IGNORED, "no-rule")
     assert "sprint_started" in d.reason
+
+
+def test_an_event_naming_its_ticket_by_id_first_asks_for_the_ticket():
+    event = Event("jira", Kind.COMMENTED, None, AGENT, comment="hello", ticket_id="10013")
+    d = core_decide(event, None)  # no workflow yet: the ticket's type decides it
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.TICKET}

@@ -394,3 +394,29 @@ def test_a_comment_carried_by_an_issue_event_is_not_taken_for_a_reason_when_dele
     payload["issue_event_type_name"] = "issue_comment_deleted"
     event = parse_delivery(payload)
     assert event.kind is Kind.COMMENT_DELETED and event.comment is None
+
+
+def test_a_data_center_comment_without_an_address_names_no_ticket_and_is_malformed():
+    payload = real("server_comment_created_without_issue.json")
+    del payload["comment"]["self"]
+    with pytest.raises(MalformedDelivery, match="comment.self"):
+        parse_delivery(payload)
+
+
+@respx.mock
+async def test_a_ticket_named_by_id_is_read_whole_to_learn_its_key_and_types(jira_sample):
+    issue = jira_sample("jsm_decline_with_comment.json")["issue"]
+    route = respx.get(f"{BASE}/rest/api/2/issue/10013").respond(json=issue)
+    event = parse_delivery(real("server_comment_created_without_issue.json"))
+    found = await tracker("datacenter").resolve(event)
+    assert route.calls[0].request.url.params["fields"] == "*all"
+    assert (found.ticket, found.project, found.request_type) == ("TGS-88", "TGS", "Něco mi nefunguje")
+    assert found.issue_type == "[System] Service request" and found.comment == "unik"
+
+
+@respx.mock
+async def test_an_unusable_answer_to_the_lookup_is_a_refusal():
+    respx.get(f"{BASE}/rest/api/2/issue/10013").respond(json={"key": "../x", "fields": {}})
+    event = parse_delivery(real("server_comment_created_without_issue.json"))
+    with pytest.raises(TrackerRejected, match="not a Jira issue key"):
+        await tracker("datacenter").resolve(event)

@@ -27,7 +27,9 @@ JIRA_NAMES = [
     "fieldId", "fromString", "toString", "user", "author", "accountId", "accountType",
     "displayName", "comment", "body", "content", "type", "text", "project", "issuetype",
     "requestType", "customfield_10010", "jira:issue_updated", "comment_created", "customer",
-    "doc", "paragraph", "SRV-1",
+    "doc", "paragraph", "SRV-1", "worklog", "issueId", "self", "updateAuthor", "comment_updated",
+    "comment_deleted", "issue_event_type_name", "issue_commented", "issue_comment_deleted",
+    "https://jira.example.com/rest/api/2/issue/10148/comment/10045",
 ]
 texts = st.text(max_size=300) | st.sampled_from(JIRA_NAMES) | st.sampled_from(["a\x00b", "S" * 600, "SRV-1/../x"])
 scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64) | st.floats(allow_nan=False) | texts
@@ -41,9 +43,10 @@ objects = st.dictionaries(keys, values, max_size=8)
 issue_keys = st.sampled_from(["SRV-1", "X-42", "srv-7"]) | texts
 jira_shaped = st.fixed_dictionaries(
     {"webhookEvent": st.sampled_from(["jira:issue_updated", "jira:issue_created", "comment_created",
-                                      "worklog_created"]) | texts,
+                                      "comment_updated", "worklog_created"]) | texts,
      "issue": st.fixed_dictionaries({"key": issue_keys}, optional={"fields": values}) | values},
-    optional={"changelog": values, "user": values, "comment": values, "worklog": values},
+    optional={"changelog": values, "user": values, "comment": values, "worklog": values,
+              "issue_event_type_name": values},
 )
 
 # Where each text of an event is recorded; the others are bounded like a status name.

@@ -157,9 +157,13 @@ async def test_malformed_body_gets_a_reason_and_is_kept(edge, body, status, reas
     assert row["body"].encode() == body and reason in row["last_error"]
 
 
-async def test_a_delivery_that_carries_no_issue_by_nature_is_taken(edge):
+@pytest.mark.parametrize(
+    "body",
+    [b'{"webhookEvent": "sprint_started", "sprint": {"id": 192}}',
+     b'{"webhookEvent": "comment_created", "comment": {"self": "https://j/rest/api/2/issue/10013/comment/1"}}'],
+)
+async def test_a_delivery_that_carries_no_issue_by_nature_is_taken(edge, body):
     client, store = edge
-    body = b'{"webhookEvent": "sprint_started", "sprint": {"id": 192}}'
     r = await client.post("/webhooks/jira", content=body, headers=headers(body))
     assert r.status_code == 200
     assert store.list_deliveries(PENDING)

@@ -39,6 +39,8 @@ def decide(
     if event.kind is Kind.NO_TICKET:
         what = event.raw_event or event.kind.value
         return Decision(Verdict.IGNORED, "no-rule", f"{what}: not about one ticket; no rule applies")
+    if event.ticket is None:  # named by id only: which ticket it is decides the workflow
+        return _needs(None, Need.TICKET)
     if workflow is None:
         return Decision(Verdict.IGNORED, "no-workflow", "no workflow governs this ticket type")
     name = workflow.name
@@ -112,7 +114,7 @@ def _judge_chain(
     return replace(whole, reason=f"{way}: {whole.reason}", chain_from=chain.origin)
 
 
-def _needs(workflow: str, *needs: Need) -> Decision:
+def _needs(workflow: str | None, *needs: Need) -> Decision:
     return Decision(
         Verdict.NEEDS, "needs", "more facts needed", workflow, needs=frozenset(needs)
     )

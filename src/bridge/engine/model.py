@@ -61,7 +61,9 @@ class Ticket:
 class Event:
     """One delivery, normalised. Status names are the tracker's, not the workflow's ids.
 
-    `ticket` (the key) is None only for `Kind.NO_TICKET`.
+    `ticket` (the key) is None only for `Kind.NO_TICKET`, and for a delivery that names its
+    ticket by id alone (`ticket_id`): the key, project and types are then read from the
+    tracker before anything is judged.
     """
 
     tracker: str
@@ -89,7 +91,7 @@ class Verdict(str, enum.Enum):
 
 
 class Need(str, enum.Enum):
-    TICKET = "ticket"
+    TICKET = "ticket"  # for an event without a key: which ticket it is
     ROLE = "role"
     CHAIN = "chain"
 

@@ -52,6 +52,10 @@ class Tracker(Protocol):
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         """The ticket as it is now, with the transitions open from its status."""
 
+    async def resolve(self, event: Event) -> Event:
+        """An event that names its ticket by id alone, completed with the ticket's key,
+        project and types."""
+
     # Changes are sent once per call; the executor retries them after asking whether the
     # tracker already applied them (an answer lost to a timeout, a crash after sending).
     async def transition(self, ticket: str, transition_id: str) -> None: ...
@@ -93,6 +97,10 @@ class OfflineTracker:
         if event.snapshot is None:
             raise TrackerUnavailable("no tracker configured and the delivery carries no ticket")
         return event.snapshot
+
+    async def resolve(self, event: Event) -> Event:
+        # not retried: only configuring a tracker (then a replay) can help
+        raise TrackerRejected("no tracker configured to look up the ticket the delivery names by id")
 
     async def transition(self, ticket: str, transition_id: str) -> None:
         raise TrackerUnavailable("no tracker configured")

@@ -14,9 +14,15 @@ from typing import Any, Literal
 import httpx
 
 from bridge.engine import Actor, Event, Role, Ticket, Transition
-from bridge.trackers.base import TrackerRejected
+from bridge.trackers.base import MalformedDelivery, TrackerRejected
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
-from bridge.trackers.jira_parsing import comment_text, envelope_problem, parse_body, parse_delivery
+from bridge.trackers.jira_parsing import (
+    comment_text,
+    completed,
+    envelope_problem,
+    parse_body,
+    parse_delivery,
+)
 
 __all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body", "parse_delivery"]
 
@@ -109,6 +115,17 @@ class JiraTracker:
             role = Role.UNKNOWN
         self._roles[actor.id] = (now, role)
         return role
+
+    async def resolve(self, event: Event) -> Event:
+        """The event of a delivery that named its ticket by id alone, with the ticket's key,
+        project and types as the tracker shows them now."""
+        assert event.ticket_id is not None
+        path = f"/issue/{segment(event.ticket_id)}"
+        issue = (await self._call("GET", path, params={"fields": "*all"})).json()
+        try:
+            return completed(event, issue)
+        except MalformedDelivery as exc:
+            raise TrackerRejected(f"GET {self._api}{path} answered an unusable issue: {exc}") from None
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))

@@ -1,4 +1,5 @@
-"""Jira's JSON as the core's values: webhook deliveries as events.
+"""Jira's JSON as the core's values: webhook deliveries as events, and the issues the REST
+API answers with when judging asks for them.
 
 Pure and total: a delivery is any JSON object a signed request carried, so every function
 here ends in a value or in `MalformedDelivery` naming what is wrong, never in another
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -26,6 +28,8 @@ ISSUE_EVENT = "jira:issue_"
 COMMENT_EVENT = "comment_"
 COMMENTED_TYPES = frozenset({"issue_commented", "issue_comment_edited"})
 COMMENT_DELETED_TYPES = frozenset({"issue_comment_deleted"})
+# A comment's REST address names its issue by id: …/rest/api/2/issue/10148/comment/10045
+COMMENT_ADDRESS = re.compile(r"/rest/api/[0-9]+/issue/([0-9]{1,20})/comment/", re.ASCII)
 
 
 def envelope_problem(payload: Any) -> str | None:
@@ -45,14 +49,18 @@ def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Even
     becomes an event or raises `MalformedDelivery` saying what is wrong with it.
 
     Deliveries that carry no issue are events too: those about no one ticket (projects,
-    versions, sprints, boards, users, issue links, worklogs) become `Kind.NO_TICKET`.
+    versions, sprints, boards, users, issue links, worklogs) become `Kind.NO_TICKET`; a
+    Server/Data Center comment event, which names its issue only in the comment's REST
+    address, becomes an event with the issue's id and no key, to be looked up.
     """
     problem = envelope_problem(payload)
     if problem is not None:
         raise MalformedDelivery(problem)
     name = payload["webhookEvent"]
     try:
-        if payload.get("issue") is None and not name.startswith((ISSUE_EVENT, COMMENT_EVENT)):
+        if payload.get("issue") is None and not name.startswith(ISSUE_EVENT):
+            if name.startswith(COMMENT_EVENT):
+                return _comment_named_by_id(payload, name, tracker)
             return _no_ticket(payload, name, tracker)
         return _event(payload, name, tracker)
     except MalformedDelivery as exc:
@@ -88,6 +96,25 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         snapshot=Ticket(key, status or "", dict(fields), transitions=None),
         ticket_id=_digits(issue.get("id")),
+    )
+
+
+def _comment_named_by_id(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
+    """A Server/Data Center comment event: no `issue`, the issue's id in `comment.self`."""
+    comment = _comment_of(payload)
+    address = _get(comment, "self")
+    found = COMMENT_ADDRESS.search(address) if isinstance(address, str) else None
+    if found is None:
+        raise MalformedDelivery("'issue.key' is missing and 'comment.self' names no issue")
+    kind = _kind(payload, name, None, comment)
+    return Event(
+        tracker=tracker,
+        kind=kind,
+        ticket=None,
+        actor=_actor(payload, name, comment),
+        comment=_said(comment, kind),
+        raw_event=_text(name, "webhookEvent", KEY_LENGTH),
+        ticket_id=found[1],
     )
 
 
@@ -253,3 +280,24 @@ def _digits(value: Any) -> str | None:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         return value
     return None
+
+
+def completed(event: Event, issue: Any) -> Event:
+    """`event` completed from the issue the REST API answered with (by id, for an event that
+    named its ticket by id alone)."""
+    key = _get(issue, "key")
+    if not isinstance(key, str) or len(key) > KEY_LENGTH or not ISSUE_KEY.fullmatch(key):
+        raise MalformedDelivery("'key' is not a Jira issue key")
+    fields = _get(issue, "fields") or {}
+    if not isinstance(fields, Mapping):
+        raise MalformedDelivery("'fields' is not an object")
+    status = _text(_get(fields.get("status"), "name"), "fields.status.name")
+    return replace(
+        event,
+        ticket=key,
+        project=_text(_get(fields.get("project"), "key"), "fields.project.key"),
+        issue_type=_text(_get(fields.get("issuetype"), "name"), "fields.issuetype.name"),
+        request_type=request_type_of(fields),
+        to_status=event.to_status or status,
+        snapshot=Ticket(key, status or "", dict(fields), transitions=None),
+    )
