@@ -6,6 +6,7 @@ webhooks (sent after the bridge's own transitions, as Jira does) reach the bridg
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ import pytest
 
 from bridge.app import create_app
 from bridge.config import Settings
+from bridge.trackers.jira import adf
 from tests.conftest import FIXTURES, load_fixture
 from tests.standin import JiraStandin
 from tests.standin import create_app as standin_app
@@ -293,6 +295,70 @@ async def test_two_quick_customer_moves_are_judged_as_one_way(harness):
     assert "Na klientovi → Ke schválení → Schváleno" in decisions[1]["reason"]
     (comment,) = harness.standin.issue_state(ticket)["comments"]
     assert "Na klientovi → Schváleno" in json.dumps(comment["body"], ensure_ascii=False)
+
+
+# -- a required reason given apart from the status change ------------------------------------
+CUSTOMER = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+REQUEST_TYPE = {"customfield_10010": {"requestType": {"id": "31", "name": "Něco mi nefunguje"}}}
+SITE = "http://jira.test"
+
+
+def awaiting_approval(h: Harness, key: str = "TGS-90"):
+    """A Targito request waiting for the customer's approval."""
+    issue(h.standin, key, "Waiting for approval", issuetype="[System] Service request", project="TGS",
+          fields=REQUEST_TYPE)
+    return h.standin.issues[key]
+
+
+def comments_in_jira(h: Harness, ticket, text: str) -> None:
+    """The customer comments; the comment reaches the bridge only through the REST API."""
+    h.standin.add_comment(ticket, {"body": adf(text)}, SITE, "3", author=CUSTOMER)
+
+
+async def declines(h: Harness, ticket) -> None:
+    """The customer declines; the delivery carries no comment, as Cloud's no longer do."""
+    await h.deliver(h.standin.move(ticket, "Waiting for support", by=CUSTOMER, base=SITE))
+    await h.process()
+
+
+async def test_a_reason_commented_just_before_the_decline_lets_it_stand(harness):
+    ticket = awaiting_approval(harness)
+    comments_in_jira(harness, ticket, "Export still fails for template XY.")
+    await declines(harness, ticket)
+    assert ticket.status == "Waiting for support"
+    (decision,) = harness.decisions("TGS-90")
+    assert (decision["verdict"], decision["rule"]) == ("allowed", "requirements-met")
+    assert harness.rest_calls() == [("GET", "/rest/api/3/issue/TGS-90/comment")]
+
+
+async def test_a_reason_commented_just_after_the_decline_lets_it_stand(harness):
+    ticket = awaiting_approval(harness)
+    await declines(harness, ticket)
+    (waiting,) = harness.services.store.list_deliveries()
+    assert waiting["state"] == "retrying" and "requires a comment" in waiting["last_error"]
+    assert ticket.status == "Waiting for support" and harness.decisions() == []
+
+    comments_in_jira(harness, ticket, "Export still fails for template XY.")
+    harness.services.store.replay(waiting["id"])  # as if the window had closed
+    await harness.process()
+    assert ticket.status == "Waiting for support"
+    assert harness.decisions("TGS-90")[0]["verdict"] == "allowed"
+
+
+async def test_a_decline_without_a_reason_is_reverted_once_the_window_closes(tmp_path):
+    h = Harness(tmp_path, comment_window_seconds=1)
+    h.services.inbox.start()
+    try:
+        ticket = awaiting_approval(h)
+        await declines(h, ticket)
+        assert ticket.status == "Waiting for support"
+        await asyncio.sleep(1.2)
+        await h.process()
+        assert ticket.status == "Waiting for approval"
+        reverted = h.decisions("TGS-90")[-1]
+        assert (reverted["verdict"], reverted["rule"]) == ("reverted", "entry-requirement")
+    finally:
+        h.services.inbox.stop()
 
 
 # -- what real Jira sites send ------------------------------------------------------------------

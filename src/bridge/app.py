@@ -115,6 +115,7 @@ def create_app(
         concurrency=settings.worker_concurrency,
         intake_rate=inbox.rate,
         retry_later=retry_later(settings),
+        comment_window=timedelta(seconds=settings.comment_window_seconds),
     )
     inbox.on_commit = worker.wake
     services = Services(settings, store, registry, inbox, worker, client)

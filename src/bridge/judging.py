@@ -1,9 +1,9 @@
 """Judging one event: the decision core asked, and asked again with each fact it lacks.
 
 `decide` is pure and answers `NEEDS` naming what it lacks; judging fetches exactly that and
-nothing more — the ticket as it is now, the actor's role, the customer's earlier moves — so
-that events which cannot lead to an action cost no tracker call. The worker judges every
-delivery here; whatever else comes to judge events shares it.
+nothing more — the ticket as it is now, the actor's role, the customer's earlier moves, the
+ticket's recent comments — so that events which cannot lead to an action cost no tracker
+call. The worker judges every delivery here; whatever else comes to judge events shares it.
 
 A delivery that names its ticket by id alone (a Data Center comment event) is first
 completed from the tracker: its key, project and types choose the workflow.
@@ -14,14 +14,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from bridge.engine import Actor, Chain, Decision, Event, Need, Role, Ticket, Verdict, decide
+from bridge.engine import (
+    COMMENT_WINDOW,
+    Actor,
+    Chain,
+    Comment,
+    Decision,
+    Event,
+    Need,
+    Role,
+    Ticket,
+    Verdict,
+    decide,
+)
 from bridge.store import Store
 from bridge.trackers.base import Tracker
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
-MAX_ROUNDS = 4
+MAX_ROUNDS = 6
 UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
 
 
@@ -31,13 +44,24 @@ class _Facts:
 
     ticket: Ticket | None = None
     chain: Chain | None = None
+    comments: tuple[Comment, ...] | None = None
 
 
 class Judge:
-    def __init__(self, store: Store, tracker: Tracker, workflows: Callable[[], WorkflowSet]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tracker: Tracker,
+        workflows: Callable[[], WorkflowSet],
+        *,
+        comment_window: timedelta = COMMENT_WINDOW,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.tracker = tracker
         self.workflows = workflows
+        self.comment_window = comment_window
+        self.clock = clock
 
     def workflow_of(self, event: Event) -> Workflow | None:
         return self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
@@ -82,7 +106,12 @@ class Judge:
             if Need.TICKET in decision.needs:
                 fields = sorted(workflow.required_fields()) if workflow else []
                 facts.ticket = await self.tracker.get_ticket(event, fields)
-            decision = decide(event, workflow, facts.ticket, facts.chain)
+            if Need.COMMENTS in decision.needs:
+                facts.comments = await self.tracker.recent_comments(event.ticket)
+            decision = decide(
+                event, workflow, facts.ticket, facts.chain, facts.comments,
+                now=self.clock(), window=self.comment_window,
+            )
         raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
 
 

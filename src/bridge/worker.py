@@ -9,6 +9,10 @@ A tracker outage is normal weather: a delivery the tracker could not serve waits
 passed; the later deliveries of its ticket wait behind it, so the ticket's events keep their
 order while other tickets go on. Only what retrying cannot fix — the tracker refusing a
 call, a bug — is dead-lettered at once.
+
+A delivery whose verdict waits for a comment that may still come (a required reason given
+apart from the status change) waits the same way, until the comment window closes: it is
+judged again then, and its ticket's later deliveries keep their place behind it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import Event, Verdict, decide
+from bridge.engine import COMMENT_WINDOW, Decision, Event, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
 from bridge.judging import Judge
 from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Store
@@ -66,12 +70,13 @@ class Worker:
         yield_above: float = 1500.0,
         yield_at_most_seconds: float = 2.0,
         retry_later: RetryLater | None = None,
+        comment_window: timedelta = COMMENT_WINDOW,
     ) -> None:
         self.store = store
         self.tracker = tracker
         self.executor = executor
         self.workflows = workflows
-        self.judging = Judge(store, tracker, workflows)
+        self.judging = Judge(store, tracker, workflows, comment_window=comment_window)
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.gather_seconds = gather_seconds
@@ -236,6 +241,8 @@ class Worker:
                     applied = await self.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
             event, decision = await self.judging.judge(event)
+            if decision.verdict is Verdict.WAITING:
+                return _waiting(item, event, decision)
             if not decision.actions:
                 return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
             applied = await self.executor.execute(item.id, key, event, decision)
@@ -280,5 +287,20 @@ def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finis
         f"waits behind delivery {first} of {ticket}",
         retry_at,
         ticket,
+        item.retrying_since,
+    )
+
+
+def _waiting(item: Claimed, event: Event, decision: Decision) -> Finished:
+    """A delivery whose verdict waits for a comment: judged again once the window closes."""
+    assert decision.wait_until is not None
+    log.info("delivery %s waits: %s", item.id, decision.reason)
+    return Finished(
+        item.id,
+        RETRYING,
+        None,
+        decision.reason,
+        decision.wait_until,
+        event.ticket,
         item.retrying_since,
     )

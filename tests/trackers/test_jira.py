@@ -420,3 +420,20 @@ async def test_an_unusable_answer_to_the_lookup_is_a_refusal():
     event = parse_delivery(real("server_comment_created_without_issue.json"))
     with pytest.raises(TrackerRejected, match="not a Jira issue key"):
         await tracker("datacenter").resolve(event)
+
+
+@respx.mock
+async def test_recent_comments_are_read_newest_first_with_their_authors_and_times():
+    route = respx.get(f"{BASE}/rest/api/3/issue/SRV-1/comment").respond(json={"comments": [
+        {"id": "2", "author": {"accountId": "qm:1"}, "created": "2026-11-20T16:02:41.508+0100", "body": adf("Důvod")},
+        {"id": "1", "author": {"name": "jana", "key": "JIRAUSER1"}, "created": "2026-11-20T15:00:00.000+0000",
+         "body": "plain"},
+        {"id": "0", "author": {"accountId": "qm:1"}, "body": "no time"},
+    ]})
+    comments = await tracker().recent_comments("SRV-1")
+    params = route.calls[0].request.url.params
+    assert (params["orderBy"], params["maxResults"]) == ("-created", "50")
+    assert [(c.by, c.text) for c in comments] == [
+        (frozenset({"qm:1"}), "Důvod"), (frozenset({"jana", "JIRAUSER1"}), "plain")
+    ]
+    assert comments[0].created.isoformat() == "2026-11-20T16:02:41.508000+01:00"

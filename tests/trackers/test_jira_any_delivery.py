@@ -28,7 +28,7 @@ JIRA_NAMES = [
     "displayName", "comment", "body", "content", "type", "text", "project", "issuetype",
     "requestType", "customfield_10010", "jira:issue_updated", "comment_created", "customer",
     "doc", "paragraph", "SRV-1", "worklog", "issueId", "self", "updateAuthor", "comment_updated",
-    "comment_deleted", "issue_event_type_name", "issue_commented", "issue_comment_deleted",
+    "comment_deleted", "issue_event_type_name", "issue_commented", "issue_comment_deleted", "timestamp",
     "https://jira.example.com/rest/api/2/issue/10148/comment/10045",
 ]
 texts = st.text(max_size=300) | st.sampled_from(JIRA_NAMES) | st.sampled_from(["a\x00b", "S" * 600, "SRV-1/../x"])
@@ -45,7 +45,7 @@ jira_shaped = st.fixed_dictionaries(
     {"webhookEvent": st.sampled_from(["jira:issue_updated", "jira:issue_created", "comment_created",
                                       "comment_updated", "worklog_created"]) | texts,
      "issue": st.fixed_dictionaries({"key": issue_keys}, optional={"fields": values}) | values},
-    optional={"changelog": values, "user": values, "comment": values, "worklog": values,
+    optional={"changelog": values, "user": values, "comment": values, "worklog": values, "timestamp": values,
               "issue_event_type_name": values},
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -12,6 +13,8 @@ from typing import Any
 # fits the column the audit log keeps it in (store/tables.py).
 KEY_LENGTH = 64  # ticket keys and the tracker's event names
 NAME_LENGTH = 255  # statuses, actor ids and names, projects, ticket and request types
+# How far from a status change a comment by the same person still counts as made with it.
+COMMENT_WINDOW = timedelta(seconds=120)
 
 
 class Role(str, enum.Enum):
@@ -58,6 +61,15 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A comment on the ticket, as the tracker lists it."""
+
+    by: frozenset[str]  # every id its author goes by
+    created: datetime
+    text: str
+
+
+@dataclass(frozen=True)
 class Event:
     """One delivery, normalised. Status names are the tracker's, not the workflow's ids.
 
@@ -79,6 +91,7 @@ class Event:
     raw_event: str | None = None  # the tracker's own event name, for the audit log
     snapshot: Ticket | None = None  # the ticket as the delivery showed it (may be stale)
     ticket_id: str | None = None  # the tracker's numeric id of the ticket, where it is known
+    at: datetime | None = None  # when the change was made, by the tracker's clock
 
 
 class Verdict(str, enum.Enum):
@@ -88,12 +101,14 @@ class Verdict(str, enum.Enum):
     REVERTED = "reverted"
     NEEDS_ATTENTION = "needs_attention"  # should be reverted but cannot be; agents alerted
     NEEDS = "needs"  # the core needs more facts (the ticket, the actor's role) to decide
+    WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
 
 
 class Need(str, enum.Enum):
     TICKET = "ticket"  # for an event without a key: which ticket it is
     ROLE = "role"
     CHAIN = "chain"
+    COMMENTS = "comments"  # the ticket's recent comments
 
 
 @dataclass(frozen=True)
@@ -143,3 +158,4 @@ class Decision:
     actions: tuple[Action, ...] = ()
     needs: frozenset[Need] = frozenset()
     chain_from: str | None = None  # where the customer's chain of moves judged here began
+    wait_until: datetime | None = None  # of a WAITING decision

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from bridge.engine import Actor, Event, Role, Ticket
+from bridge.engine import Actor, Comment, Event, Role, Ticket
 
 
 class MalformedDelivery(ValueError):
@@ -55,6 +55,9 @@ class Tracker(Protocol):
     async def resolve(self, event: Event) -> Event:
         """An event that names its ticket by id alone, completed with the ticket's key,
         project and types."""
+
+    async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
+        """The ticket's newest comments."""
 
     # Changes are sent once per call; the executor retries them after asking whether the
     # tracker already applied them (an answer lost to a timeout, a crash after sending).
@@ -101,6 +104,9 @@ class OfflineTracker:
     async def resolve(self, event: Event) -> Event:
         # not retried: only configuring a tracker (then a replay) can help
         raise TrackerRejected("no tracker configured to look up the ticket the delivery names by id")
+
+    async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
+        return ()  # only the delivery's own comment is seen
 
     async def transition(self, ticket: str, transition_id: str) -> None:
         raise TrackerUnavailable("no tracker configured")

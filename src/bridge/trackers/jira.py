@@ -13,13 +13,14 @@ from typing import Any, Literal
 
 import httpx
 
-from bridge.engine import Actor, Event, Role, Ticket, Transition
+from bridge.engine import Actor, Comment, Event, Role, Ticket, Transition
 from bridge.trackers.base import MalformedDelivery, TrackerRejected
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 from bridge.trackers.jira_parsing import (
     comment_text,
     completed,
     envelope_problem,
+    listed_comment,
     parse_body,
     parse_delivery,
 )
@@ -29,7 +30,7 @@ __all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
-RECENT_COMMENTS = 50  # how far back a retry looks for a comment it may have made
+RECENT_COMMENTS = 50  # how far back a retry, or a search for a reason, looks among comments
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -126,6 +127,18 @@ class JiraTracker:
             return completed(event, issue)
         except MalformedDelivery as exc:
             raise TrackerRejected(f"GET {self._api}{path} answered an unusable issue: {exc}") from None
+
+    async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
+        """The ticket's newest comments, newest first."""
+        page = (
+            await self._call(
+                "GET",
+                f"/issue/{segment(ticket)}/comment",
+                params={"orderBy": "-created", "maxResults": str(RECENT_COMMENTS)},
+            )
+        ).json()
+        listed = (listed_comment(found) for found in page.get("comments") or [])
+        return tuple(comment for comment in listed if comment is not None)
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))

@@ -1,5 +1,5 @@
-"""Jira's JSON as the core's values: webhook deliveries as events, and the issues the REST
-API answers with when judging asks for them.
+"""Jira's JSON as the core's values: webhook deliveries as events, and the issues and
+comments the REST API answers with when judging asks for them.
 
 Pure and total: a delivery is any JSON object a signed request carried, so every function
 here ends in a value or in `MalformedDelivery` naming what is wrong, never in another
@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from bridge.engine import Actor, Event, Kind, Role, Ticket
+from bridge.engine import Actor, Comment, Event, Kind, Role, Ticket
 from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
 from bridge.trackers.base import MalformedDelivery
 
@@ -96,6 +97,7 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         snapshot=Ticket(key, status or "", dict(fields), transitions=None),
         ticket_id=_digits(issue.get("id")),
+        at=_at(payload.get("timestamp")),
     )
 
 
@@ -115,6 +117,7 @@ def _comment_named_by_id(payload: Mapping[str, Any], name: str, tracker: str) ->
         comment=_said(comment, kind),
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         ticket_id=found[1],
+        at=_at(payload.get("timestamp")),
     )
 
 
@@ -130,6 +133,7 @@ def _no_ticket(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         actor=actor_of(author, "worklog.author"),
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         ticket_id=_digits(_get(worklog, "issueId")),
+        at=_at(payload.get("timestamp")),
     )
 
 
@@ -282,6 +286,16 @@ def _digits(value: Any) -> str | None:
     return None
 
 
+def _at(timestamp: Any) -> datetime | None:
+    """The delivery's `timestamp` (milliseconds since the epoch) as a time, if it is one."""
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def completed(event: Event, issue: Any) -> Event:
     """`event` completed from the issue the REST API answered with (by id, for an event that
     named its ticket by id alone)."""
@@ -301,3 +315,15 @@ def completed(event: Event, issue: Any) -> Event:
         to_status=event.to_status or status,
         snapshot=Ticket(key, status or "", dict(fields), transitions=None),
     )
+
+
+def listed_comment(found: Any) -> Comment | None:
+    """A comment as the REST API lists it; None for one that cannot be read (no time)."""
+    author = _get(found, "author")
+    by = frozenset(str(author[k]) for k in ("accountId", "name", "key") if _get(author, k))
+    try:
+        created = datetime.fromisoformat(_get(found, "created"))
+        text = comment_text(_get(found, "body"))
+    except (TypeError, ValueError):  # MalformedDelivery is a ValueError
+        return None
+    return Comment(by, created, text) if created.tzinfo is not None else None
