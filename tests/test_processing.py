@@ -392,3 +392,18 @@ async def test_a_data_center_comment_is_recorded_against_the_ticket_its_address_
     (decision,) = harness.decisions("PRJX-14")
     assert (decision["verdict"], decision["event"], decision["actor"]) == ("ignored", "comment_created", "Lev Brouk (levbrouk)")
     assert harness.rest_calls() == [("GET", "/rest/api/3/issue/10013")]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL.glob("*.json")))
+async def test_every_real_jira_body_is_taken_and_decided(harness, name):
+    harness.standin.add_issue(PRJX_14)
+    body = real(name)
+    await harness.deliver(body)
+    await harness.process()
+    (delivery,) = harness.services.store.list_deliveries(include_body=True)
+    assert delivery["state"] == "done", delivery["last_error"]
+    assert json.loads(delivery["body"]) == body  # kept whole, for what reads it later (billing)
+    (decision,) = harness.decisions()
+    assert decision["event"] == body["webhookEvent"] and decision["verdict"] in ("ignored", "allowed")
+    named = (body.get("issue") or {}).get("key") or ("PRJX-14" if name.startswith("server_comment") else None)
+    assert decision["ticket"] == named

@@ -21,7 +21,7 @@ from bridge.trackers.base import MalformedDelivery
 from bridge.trackers.jira import parse_delivery
 from tests.conftest import FIXTURES
 
-SAMPLES = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((FIXTURES / "jira").glob("*.json"))]
+SAMPLES = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((FIXTURES / "jira").rglob("*.json"))]
 JIRA_NAMES = [
     "webhookEvent", "issue", "key", "fields", "status", "name", "changelog", "items", "field",
     "fieldId", "fromString", "toString", "user", "author", "accountId", "accountType",
