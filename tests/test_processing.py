@@ -6,6 +6,7 @@ webhooks (sent after the bridge's own transitions, as Jira does) reach the bridg
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
@@ -18,7 +19,8 @@ import pytest
 
 from bridge.app import create_app
 from bridge.config import Settings
-from tests.conftest import load_fixture
+from bridge.trackers.jira import adf
+from tests.conftest import FIXTURES, load_fixture
 from tests.standin import JiraStandin
 from tests.standin import create_app as standin_app
 
@@ -306,3 +308,115 @@ async def test_two_quick_customer_moves_are_judged_as_one_way(harness):
     assert "Na klientovi → Ke schválení → Schváleno" in decisions[1]["reason"]
     (comment,) = harness.standin.issue_state(ticket)["comments"]
     assert "Na klientovi → Schváleno" in json.dumps(comment["body"], ensure_ascii=False)
+
+
+# -- a required reason given apart from the status change ------------------------------------
+CUSTOMER = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+REQUEST_TYPE = {"customfield_10010": {"requestType": {"id": "31", "name": "Něco mi nefunguje"}}}
+SITE = "http://jira.test"
+
+
+def awaiting_approval(h: Harness, key: str = "TGS-90"):
+    """A Targito request waiting for the customer's approval."""
+    issue(h.standin, key, "Waiting for approval", issuetype="[System] Service request", project="TGS",
+          fields=REQUEST_TYPE)
+    return h.standin.issues[key]
+
+
+def comments_in_jira(h: Harness, ticket, text: str) -> None:
+    """The customer comments; the comment reaches the bridge only through the REST API."""
+    h.standin.add_comment(ticket, {"body": adf(text)}, SITE, "3", author=CUSTOMER)
+
+
+async def declines(h: Harness, ticket) -> None:
+    """The customer declines; the delivery carries no comment, as Cloud's no longer do."""
+    await h.deliver(h.standin.move(ticket, "Waiting for support", by=CUSTOMER, base=SITE))
+    await h.process()
+
+
+async def test_a_reason_commented_just_before_the_decline_lets_it_stand(harness):
+    ticket = awaiting_approval(harness)
+    comments_in_jira(harness, ticket, "Export still fails for template XY.")
+    await declines(harness, ticket)
+    assert ticket.status == "Waiting for support"
+    (decision,) = harness.decisions("TGS-90")
+    assert (decision["verdict"], decision["rule"]) == ("allowed", "requirements-met")
+    assert harness.rest_calls() == [("GET", "/rest/api/3/issue/TGS-90/comment")]
+
+
+async def test_a_reason_commented_just_after_the_decline_lets_it_stand(harness):
+    ticket = awaiting_approval(harness)
+    await declines(harness, ticket)
+    (waiting,) = harness.services.store.list_deliveries()
+    assert waiting["state"] == "retrying" and "requires a comment" in waiting["last_error"]
+    assert ticket.status == "Waiting for support" and harness.decisions() == []
+
+    comments_in_jira(harness, ticket, "Export still fails for template XY.")
+    harness.services.store.replay(waiting["id"])  # as if the window had closed
+    await harness.process()
+    assert ticket.status == "Waiting for support"
+    assert harness.decisions("TGS-90")[0]["verdict"] == "allowed"
+
+
+async def test_a_decline_without_a_reason_is_reverted_once_the_window_closes(tmp_path):
+    h = Harness(tmp_path, comment_window_seconds=1)
+    h.services.inbox.start()
+    try:
+        ticket = awaiting_approval(h)
+        await declines(h, ticket)
+        assert ticket.status == "Waiting for support"
+        await asyncio.sleep(1.2)
+        await h.process()
+        assert ticket.status == "Waiting for approval"
+        reverted = h.decisions("TGS-90")[-1]
+        assert (reverted["verdict"], reverted["rule"]) == ("reverted", "entry-requirement")
+    finally:
+        h.services.inbox.stop()
+
+
+# -- what real Jira sites send ------------------------------------------------------------------
+REAL = FIXTURES / "jira" / "real"
+
+
+def real(name: str) -> dict:
+    return json.loads((REAL / name).read_text(encoding="utf-8"))
+
+
+async def test_deliveries_about_no_one_ticket_are_recorded_as_ignored_without_a_call(harness):
+    for name in ("cloud_worklog_created.json", "cloud_sprint_started.json"):
+        await harness.deliver(real(name))
+    await harness.process()
+    assert {d["state"] for d in harness.services.store.list_deliveries()} == {"done"}
+    assert {(d["event"], d["ticket"], d["verdict"], d["rule"]) for d in harness.decisions()} == {
+        ("worklog_created", None, "ignored", "no-rule"),
+        ("sprint_started", None, "ignored", "no-rule"),
+    }
+    assert harness.rest_calls() == []
+
+
+# the ticket the Data Center comment deliveries name by id (10013) only
+PRJX_14 = {"id": "10013", "key": "PRJX-14", "status": "To Do", "issuetype": "Story"}
+
+
+async def test_a_data_center_comment_is_recorded_against_the_ticket_its_address_names(harness):
+    harness.standin.add_issue(PRJX_14)
+    await harness.deliver(real("server_comment_created_without_issue.json"))
+    await harness.process()
+    (decision,) = harness.decisions("PRJX-14")
+    assert (decision["verdict"], decision["event"], decision["actor"]) == ("ignored", "comment_created", "Lev Brouk (levbrouk)")
+    assert harness.rest_calls() == [("GET", "/rest/api/3/issue/10013")]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL.glob("*.json")))
+async def test_every_real_jira_body_is_taken_and_decided(harness, name):
+    harness.standin.add_issue(PRJX_14)
+    body = real(name)
+    await harness.deliver(body)
+    await harness.process()
+    (delivery,) = harness.services.store.list_deliveries(include_body=True)
+    assert delivery["state"] == "done", delivery["last_error"]
+    assert json.loads(delivery["body"]) == body  # kept whole, for what reads it later (billing)
+    (decision,) = harness.decisions()
+    assert decision["event"] == body["webhookEvent"] and decision["verdict"] in ("ignored", "allowed")
+    named = (body.get("issue") or {}).get("key") or ("PRJX-14" if name.startswith("server_comment") else None)
+    assert decision["ticket"] == named

@@ -124,6 +124,7 @@ def create_app(
         intake_rate=inbox.rate,
         retry_later=retry_later(settings),
         health=health,
+        comment_window=timedelta(seconds=settings.comment_window_seconds),
     )
     inbox.on_commit = worker.wake
     services = Services(settings, store, registry, inbox, worker, client, health)

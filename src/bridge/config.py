@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Longest wait between retries of a delivery."
     )
     group_cache_seconds: float = Field(300.0, ge=0, description="Data Center group cache life.")
+    comment_window_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="A comment by the same person this long before or after a status change "
+        "counts as made with it (a required reason given apart).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("timezone")

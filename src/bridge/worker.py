@@ -9,6 +9,10 @@ A tracker outage is normal weather: a delivery the tracker could not serve waits
 passed; the later deliveries of its ticket wait behind it, so the ticket's events keep their
 order while other tickets go on. Only what retrying cannot fix — the tracker refusing a
 call, a bug — is dead-lettered at once.
+
+A delivery whose verdict waits for a comment that may still come (a required reason given
+apart from the status change) waits the same way, until the comment window closes: it is
+judged again then, and its ticket's later deliveries keep their place behind it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import Actor, Chain, Decision, Event, Need, Role, Verdict, decide
+from bridge.engine import COMMENT_WINDOW, Decision, Event, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
+from bridge.judging import Judge
 from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Store
 from bridge.trackers.base import (
     MalformedDelivery,
@@ -32,12 +37,9 @@ from bridge.trackers.base import (
 from bridge.trackers.health import TrackerHealth
 from bridge.trackers.http import counting_attempts
 from bridge.workflows.loader import WorkflowSet
-from bridge.workflows.model import Workflow
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 4
-UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
 SETTLED = frozenset({Verdict.IGNORED, Verdict.ALLOWED})
 
 
@@ -77,11 +79,13 @@ class Worker:
         yield_at_most_seconds: float = 2.0,
         retry_later: RetryLater | None = None,
         health: TrackerHealth | None = None,
+        comment_window: timedelta = COMMENT_WINDOW,
     ) -> None:
         self.store = store
         self.tracker = tracker
         self.executor = executor
         self.workflows = workflows
+        self.judging = Judge(store, tracker, workflows, comment_window=comment_window)
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.gather_seconds = gather_seconds
@@ -195,21 +199,20 @@ class Worker:
         identity, or None when it must take the slow path."""
         if item.claims > 1 or event.ticket in self._tails:
             return None
-        workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
-        if decide(event, workflow).verdict not in SETTLED:
+        if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
             return None
         try:
             with counting_attempts() as attempts:
-                event, decision = await self.judge(event, workflow)
+                event, decision = await self.judging.judge(event)
         except Exception:
             return None
-        if decision.actions or decision.verdict is Verdict.NEEDS:
+        if decision.actions or decision.verdict not in SETTLED:
             return None
         record = record_of(event, decision, self.executor.dry_run)
         return Finished(item.id, DONE, record, attempts=attempts[0])
 
     def _spawn(self, item: Claimed, event: Event) -> None:
-        ticket = event.ticket
+        ticket = event.ticket or f"#{event.ticket_id}"  # not yet known by key: by id
         task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event))
         self._tails[ticket] = task
         self._inflight.add(task)
@@ -259,8 +262,9 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await self.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
-            workflow = self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
-            event, decision = await self.judge(event, workflow)
+            event, decision = await self.judging.judge(event)
+            if decision.verdict is Verdict.WAITING:
+                return _waiting(item, event, decision)
             if not decision.actions:
                 return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
             applied = await self.executor.execute(item.id, key, event, decision)
@@ -299,37 +303,6 @@ class Worker:
         log.warning("delivery %s waits for the tracker until %s: %s", item.id, f"{at:%H:%M:%S}", error)
         return Finished(item.id, RETRYING, None, error, at, event.ticket, since)
 
-    async def judge(self, event: Event, workflow: Workflow | None) -> tuple[Event, Decision]:
-        """Decide, fetching from the tracker only what the core asks for.
-
-        Whether the bridge itself made the change matters only for status changes on governed
-        tickets by someone who is not a portal customer; the bridge's identity is learnt once.
-        """
-        decision = decide(event, workflow)
-        if decision.rule not in UNJUDGED and event.actor.role is not Role.CUSTOMER:
-            if await self.tracker.own_change(event.actor):
-                event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
-                decision = decide(event, workflow)
-        ticket = chain = None
-        for _ in range(MAX_ROUNDS):
-            if decision.verdict is not Verdict.NEEDS:
-                return event, decision
-            if Need.CHAIN in decision.needs:
-                origin, reached = await asyncio.to_thread(
-                    self.store.customer_chain, event.tracker, event.ticket
-                )
-                chain = Chain(origin, reached)
-            if Need.ROLE in decision.needs:
-                role = await self.tracker.role_of(event.actor)
-                if role is Role.UNKNOWN:
-                    return event, _role_unknown(event.actor, decision)
-                event = replace(event, actor=replace(event.actor, role=role))
-            if Need.TICKET in decision.needs:
-                fields = sorted(workflow.required_fields()) if workflow else []
-                ticket = await self.tracker.get_ticket(event, fields)
-            decision = decide(event, workflow, ticket, chain)
-        raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
-
 
 def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finished:
     """A delivery that waits because an earlier one of its ticket waits for the tracker."""
@@ -344,10 +317,16 @@ def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finis
     )
 
 
-def _role_unknown(actor: Actor, decision: Decision) -> Decision:
-    return Decision(
-        Verdict.IGNORED,
-        "role-unknown",
-        f"cannot tell whether {actor.name or actor.id or 'the actor'} is a customer",
-        decision.workflow,
+def _waiting(item: Claimed, event: Event, decision: Decision) -> Finished:
+    """A delivery whose verdict waits for a comment: judged again once the window closes."""
+    assert decision.wait_until is not None
+    log.info("delivery %s waits: %s", item.id, decision.reason)
+    return Finished(
+        item.id,
+        RETRYING,
+        None,
+        decision.reason,
+        decision.wait_until,
+        event.ticket,
+        item.retrying_since,
     )

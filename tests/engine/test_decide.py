@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from bridge.engine import (
     NO_CHAIN,
     Actor,
     Chain,
+    Comment,
     CommentAction,
     Event,
     Kind,
@@ -72,8 +75,9 @@ def ticket(status: str, *transitions: Transition, **fields: object) -> Ticket:
 
 
 def decide(event: Event, workflow: Workflow | None, ticket: Ticket | None = None, chain: Chain | None = NO_CHAIN):
-    """The core, with no earlier customer moves let stand unless a test says so."""
-    return core_decide(event, workflow, ticket, chain)
+    """The core, with no earlier customer moves let stand and no comments on the ticket but
+    the delivery's own, unless a test says so."""
+    return core_decide(event, workflow, ticket, chain, ())
 
 
 def test_no_workflow_is_ignored_without_facts():
@@ -86,7 +90,7 @@ def test_the_bridges_own_change_is_never_judged():
     assert d.verdict is Verdict.IGNORED and d.rule == "own-change"
 
 
-@pytest.mark.parametrize("kind", [Kind.UPDATED, Kind.CREATED, Kind.COMMENTED, Kind.OTHER])
+@pytest.mark.parametrize("kind", [Kind.UPDATED, Kind.CREATED, Kind.COMMENTED, Kind.COMMENT_DELETED, Kind.OTHER])
 def test_events_without_a_status_change_touch_no_rule(kind):
     event = Event("jira", kind, "SRV-1", CUSTOMER, "SRV", "Servis")
     assert decide(event, WORKFLOW).verdict is Verdict.IGNORED
@@ -259,3 +263,89 @@ def test_an_unknown_actor_continuing_a_chain_is_asked_about():
     unknown = Actor("jnovakova", None, Role.UNKNOWN)
     d = core_decide(move("Hotovo", "Vráceno klientem", unknown), WORKFLOW, None, STALE_FIRST)
     assert d.verdict is Verdict.NEEDS and d.needs == {Need.ROLE}
+
+
+# -- deliveries that are not about one ticket, or name it by id alone --------------------------
+def test_an_event_about_no_one_ticket_is_ignored_by_name_without_a_workflow():
+    event = Event("jira", Kind.NO_TICKET, None, Actor(None), raw_event="sprint_started")
+    d = core_decide(event, None)
+    assert (d.verdict, d.rule) == (Verdict.IGNORED, "no-rule")
+    assert "sprint_started" in d.reason
+
+
+def test_an_event_naming_its_ticket_by_id_first_asks_for_the_ticket():
+    event = Event("jira", Kind.COMMENTED, None, AGENT, comment="hello", ticket_id="10013")
+    d = core_decide(event, None)  # no workflow yet: the ticket's type decides it
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.TICKET}
+
+
+# -- a required comment that comes on its own ---------------------------------------------------
+AT = datetime(2026, 11, 20, 15, 2, 41, tzinfo=UTC)
+WINDOW = timedelta(seconds=120)
+CANCEL = Transition("8", "Obnovit", "Realizace")
+
+
+def cancel(by: Actor = AGENT, at: datetime | None = AT) -> Event:
+    return Event("jira", Kind.STATUS_CHANGED, "SRV-1", by, "SRV", "Servis", None, "Realizace", "Zrušeno", at=at)
+
+
+def said(text: str = "Zákazník již nepotřebuje", by: Actor = AGENT, after: float = 0) -> Comment:
+    return Comment(frozenset({by.id}), AT + timedelta(seconds=after), text)
+
+
+def judged(event: Event, comments: tuple[Comment, ...], now: datetime, window: timedelta = WINDOW):
+    return core_decide(event, WORKFLOW, None, NO_CHAIN, comments, now=now, window=window)
+
+
+def test_a_change_without_its_required_comment_first_asks_for_the_tickets_comments():
+    d = core_decide(cancel(), WORKFLOW, None, NO_CHAIN)
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.COMMENTS}
+
+
+@pytest.mark.parametrize("after", [-120, -5, 0, 40, 120])
+def test_a_comment_by_the_same_person_within_the_window_counts(after):
+    d = judged(cancel(), (said(after=after),), now=AT + timedelta(seconds=130))
+    assert (d.verdict, d.rule) == (Verdict.ALLOWED, "requirements-met")
+    assert "came on its own" in d.reason
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [said(after=-121), said(after=121), said(by=CUSTOMER), said(text=" \n "), Comment(frozenset(), AT, "důvod")],
+    ids=["too-early", "too-late", "someone-else", "blank", "no-author"],
+)
+def test_other_comments_do_not_count_once_the_window_has_closed(comment):
+    now = AT + timedelta(seconds=121)
+    assert judged(cancel(), (comment,), now).needs == {Need.TICKET}
+    d = core_decide(cancel(), WORKFLOW, ticket("Zrušeno", CANCEL), NO_CHAIN, (comment,), now=now, window=WINDOW)
+    assert d.verdict is Verdict.REVERTED
+    assert WORKFLOW.messages.missing_comment in d.actions[1].body
+
+
+def test_while_the_window_is_open_the_verdict_waits_for_the_comment_until_it_closes():
+    d = judged(cancel(), (said(by=CUSTOMER),), now=AT + timedelta(seconds=30))
+    assert (d.verdict, d.wait_until) == (Verdict.WAITING, AT + WINDOW)
+    assert not d.actions
+    later = judged(cancel(), (said(by=CUSTOMER), said(after=50)), now=AT + WINDOW)
+    assert later.verdict is Verdict.ALLOWED
+
+
+def test_the_window_is_as_long_as_configured():
+    short = timedelta(seconds=10)
+    assert judged(cancel(), (said(after=30),), AT + timedelta(seconds=60), short).needs == {Need.TICKET}
+    assert judged(cancel(), (said(after=5),), AT + timedelta(seconds=60), short).verdict is Verdict.ALLOWED
+
+
+def test_without_the_time_of_the_change_only_the_deliverys_own_comment_counts():
+    d = judged(cancel(at=None), (said(),), now=AT)
+    assert d.verdict is Verdict.NEEDS and d.needs == {Need.TICKET}  # no wait, no match: revert next
+
+
+def test_a_customers_whole_way_waits_for_its_reason_too():
+    # Realizace → Na klientovi was stale; Na klientovi → Zrušeno is judged as Realizace → Zrušeno,
+    # which customers may do with a reason
+    chain = Chain(origin="Realizace", reached="Na klientovi")
+    event = Event("jira", Kind.STATUS_CHANGED, "SRV-1", CUSTOMER, "SRV", "Servis", None, "Na klientovi", "Zrušeno",
+                  at=AT)
+    d = core_decide(event, WORKFLOW, None, chain, (), now=AT + timedelta(seconds=10), window=WINDOW)
+    assert d.verdict is Verdict.WAITING

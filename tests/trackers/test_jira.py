@@ -376,3 +376,82 @@ async def test_the_check_says_what_to_fix(answer, says, blocking):
         assert problem is None
     else:
         assert says in problem.text and problem.blocking is blocking
+
+
+REAL = FIXTURES / "jira" / "real"
+
+
+def real(name: str) -> dict:
+    return json.loads((REAL / name).read_text(encoding="utf-8"))
+
+
+def test_a_worklog_is_about_no_one_ticket_but_keeps_its_tickets_id_and_author():
+    event = parse_delivery(real("cloud_worklog_created.json"))
+    assert (event.kind, event.ticket, event.ticket_id) == (Kind.NO_TICKET, None, "10014")
+    assert event.actor.name == "Leo Franchi"
+
+
+@pytest.mark.parametrize(
+    "name", ["server_issue_updated_issue_commented.json", "server_old_issue_updated_commented.json"]
+)
+def test_an_issue_event_carrying_a_comment_is_a_comment_not_an_edit(name):
+    event = parse_delivery(real(name))
+    assert (event.kind, event.comment) == (Kind.COMMENTED, "unik")
+
+
+def test_an_edited_comment_is_by_its_last_editor():
+    payload = real("cloud_comment_updated.json")
+    payload["comment"]["updateAuthor"] = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+    event = parse_delivery(payload)
+    assert event.actor == Actor("qm:77", "Jana", Role.CUSTOMER)
+    assert event.kind is Kind.COMMENTED
+
+
+def test_a_comment_carried_by_an_issue_event_is_not_taken_for_a_reason_when_deleted():
+    payload = real("server_issue_updated_issue_comment_edited.json")
+    payload["issue_event_type_name"] = "issue_comment_deleted"
+    event = parse_delivery(payload)
+    assert event.kind is Kind.COMMENT_DELETED and event.comment is None
+
+
+def test_a_data_center_comment_without_an_address_names_no_ticket_and_is_malformed():
+    payload = real("server_comment_created_without_issue.json")
+    del payload["comment"]["self"]
+    with pytest.raises(MalformedDelivery, match="comment.self"):
+        parse_delivery(payload)
+
+
+@respx.mock
+async def test_a_ticket_named_by_id_is_read_whole_to_learn_its_key_and_types(jira_sample):
+    issue = jira_sample("jsm_decline_with_comment.json")["issue"]
+    route = respx.get(f"{BASE}/rest/api/2/issue/10013").respond(json=issue)
+    event = parse_delivery(real("server_comment_created_without_issue.json"))
+    found = await tracker("datacenter").resolve(event)
+    assert route.calls[0].request.url.params["fields"] == "*all"
+    assert (found.ticket, found.project, found.request_type) == ("TGS-88", "TGS", "Něco mi nefunguje")
+    assert found.issue_type == "[System] Service request" and found.comment == "unik"
+
+
+@respx.mock
+async def test_an_unusable_answer_to_the_lookup_is_a_refusal():
+    respx.get(f"{BASE}/rest/api/2/issue/10013").respond(json={"key": "../x", "fields": {}})
+    event = parse_delivery(real("server_comment_created_without_issue.json"))
+    with pytest.raises(TrackerRejected, match="not a Jira issue key"):
+        await tracker("datacenter").resolve(event)
+
+
+@respx.mock
+async def test_recent_comments_are_read_newest_first_with_their_authors_and_times():
+    route = respx.get(f"{BASE}/rest/api/3/issue/SRV-1/comment").respond(json={"comments": [
+        {"id": "2", "author": {"accountId": "qm:1"}, "created": "2026-11-20T16:02:41.508+0100", "body": adf("Důvod")},
+        {"id": "1", "author": {"name": "jana", "key": "JIRAUSER1"}, "created": "2026-11-20T15:00:00.000+0000",
+         "body": "plain"},
+        {"id": "0", "author": {"accountId": "qm:1"}, "body": "no time"},
+    ]})
+    comments = await tracker().recent_comments("SRV-1")
+    params = route.calls[0].request.url.params
+    assert (params["orderBy"], params["maxResults"]) == ("-created", "50")
+    assert [(c.by, c.text) for c in comments] == [
+        (frozenset({"qm:1"}), "Důvod"), (frozenset({"jana", "JIRAUSER1"}), "plain")
+    ]
+    assert comments[0].created.isoformat() == "2026-11-20T16:02:41.508000+01:00"

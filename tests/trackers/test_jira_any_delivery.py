@@ -21,13 +21,15 @@ from bridge.trackers.base import MalformedDelivery
 from bridge.trackers.jira import parse_delivery
 from tests.conftest import FIXTURES
 
-SAMPLES = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((FIXTURES / "jira").glob("*.json"))]
+SAMPLES = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((FIXTURES / "jira").rglob("*.json"))]
 JIRA_NAMES = [
     "webhookEvent", "issue", "key", "fields", "status", "name", "changelog", "items", "field",
     "fieldId", "fromString", "toString", "user", "author", "accountId", "accountType",
     "displayName", "comment", "body", "content", "type", "text", "project", "issuetype",
     "requestType", "customfield_10010", "jira:issue_updated", "comment_created", "customer",
-    "doc", "paragraph", "SRV-1",
+    "doc", "paragraph", "SRV-1", "worklog", "issueId", "self", "updateAuthor", "comment_updated",
+    "comment_deleted", "issue_event_type_name", "issue_commented", "issue_comment_deleted", "timestamp",
+    "https://jira.example.com/rest/api/2/issue/10148/comment/10045",
 ]
 texts = st.text(max_size=300) | st.sampled_from(JIRA_NAMES) | st.sampled_from(["a\x00b", "S" * 600, "SRV-1/../x"])
 scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64) | st.floats(allow_nan=False) | texts
@@ -40,9 +42,11 @@ values = st.recursive(
 objects = st.dictionaries(keys, values, max_size=8)
 issue_keys = st.sampled_from(["SRV-1", "X-42", "srv-7"]) | texts
 jira_shaped = st.fixed_dictionaries(
-    {"webhookEvent": st.sampled_from(["jira:issue_updated", "jira:issue_created", "comment_created"]) | texts,
+    {"webhookEvent": st.sampled_from(["jira:issue_updated", "jira:issue_created", "comment_created",
+                                      "comment_updated", "worklog_created"]) | texts,
      "issue": st.fixed_dictionaries({"key": issue_keys}, optional={"fields": values}) | values},
-    optional={"changelog": values, "user": values, "comment": values},
+    optional={"changelog": values, "user": values, "comment": values, "worklog": values, "timestamp": values,
+              "issue_event_type_name": values},
 )
 
 # Where each text of an event is recorded; the others are bounded like a status name.
@@ -62,7 +66,8 @@ def assert_total(payload: Any) -> None:
 
 def assert_fits(event: Event) -> None:
     texts = {name: getattr(event, name) for name in
-             ("ticket", "raw_event", "from_status", "to_status", "project", "issue_type", "request_type")}
+             ("ticket", "raw_event", "from_status", "to_status", "project", "issue_type", "request_type",
+              "ticket_id")}
     texts |= {"actor.id": event.actor.id, "actor.name": event.actor.name}
     if event.snapshot is not None:
         texts |= {"snapshot.key": event.snapshot.key, "snapshot.status": event.snapshot.status}

@@ -164,7 +164,13 @@ async def test_oversized_streamed_body_without_length_is_413(edge):
 
 @pytest.mark.parametrize(
     "body,status,reason",
-    [(b"{not json", 400, "not valid JSON"), (b"[1, 2]", 422, "JSON object"), (b'{"a": 1}', 422, "webhookEvent")],
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 422, "JSON object"),
+        (b'{"a": 1}', 422, "webhookEvent"),
+        (b'{"webhookEvent": "jira:issue_updated", "user": {"name": "jana"}}', 422, "'issue.key' is missing"),
+        (b'{"webhookEvent": "jira:issue_created", "issue": {"id": "10013"}}', 422, "'issue.key' is missing"),
+    ],
 )
 async def test_malformed_body_gets_a_reason_and_is_kept(edge, body, status, reason):
     client, store = edge
@@ -172,6 +178,18 @@ async def test_malformed_body_gets_a_reason_and_is_kept(edge, body, status, reas
     assert r.status_code == status and reason in r.json()["error"]
     (row,) = store.list_deliveries(REJECTED, include_body=True)
     assert row["body"].encode() == body and reason in row["last_error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"webhookEvent": "sprint_started", "sprint": {"id": 192}}',
+     b'{"webhookEvent": "comment_created", "comment": {"self": "https://j/rest/api/2/issue/10013/comment/1"}}'],
+)
+async def test_a_delivery_that_carries_no_issue_by_nature_is_taken(edge, body):
+    client, store = edge
+    r = await client.post("/webhooks/jira", content=body, headers=headers(body))
+    assert r.status_code == 200
+    assert store.list_deliveries(PENDING)
 
 
 async def test_other_methods_and_paths(edge):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from bridge.engine.decide import decide
 from bridge.engine.model import (
+    COMMENT_WINDOW,
     Action,
     Actor,
     Chain,
+    Comment,
     CommentAction,
     Decision,
     Event,
@@ -21,9 +23,11 @@ from bridge.engine.model import (
 )
 
 __all__ = [
+    "COMMENT_WINDOW",
     "Action",
     "Actor",
     "Chain",
+    "Comment",
     "CommentAction",
     "Decision",
     "Event",

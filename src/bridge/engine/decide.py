@@ -2,17 +2,28 @@
 
 `decide` is pure. It decides on what it is given and, where that is not enough, answers
 `Verdict.NEEDS` naming what it lacks (the ticket as it is now, the actor's role, the
-customer's earlier moves that were let stand). The worker fetches exactly that and asks
-again, so events that cannot lead to an action never cost a tracker call.
+customer's earlier moves that were let stand, the ticket's recent comments). The worker
+fetches exactly that and asks again, so events that cannot lead to an action never cost a
+tracker call.
+
+A required comment need not come in the change's own delivery: Jira may send it as a
+comment event of its own, before or after the status change. A comment by the same person
+within `window` of the change counts as made with it. While the window is still open and no
+such comment is found, the answer is `Verdict.WAITING` until it closes: the change is judged
+again then, so a reason typed a moment after the click is never reverted as missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import enum
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from bridge.engine.model import (
+    COMMENT_WINDOW,
     Action,
     Chain,
+    Comment,
     CommentAction,
     Decision,
     Event,
@@ -28,14 +39,40 @@ from bridge.engine.model import (
 from bridge.workflows.model import Requirements, Workflow
 
 
+@dataclass(frozen=True)
+class _Comments:
+    """The ticket's recent comments (None: not yet read), and the time to judge them at."""
+
+    found: tuple[Comment, ...] | None
+    now: datetime | None
+    window: timedelta
+
+
 def decide(
     event: Event,
     workflow: Workflow | None,
     ticket: Ticket | None = None,
     chain: Chain | None = None,
+    comments: tuple[Comment, ...] | None = None,
+    *,
+    now: datetime | None = None,
+    window: timedelta = COMMENT_WINDOW,
 ) -> Decision:
     """`chain`: the customer's earlier moves on this ticket that were let stand because they
-    were stale when judged (`NO_CHAIN` when there are none; None when not yet looked up)."""
+    were stale when judged (`NO_CHAIN` when there are none; None when not yet looked up).
+    `comments`: the ticket's recent comments (None when not yet read); `now`: the time they
+    were read at (None: the window is taken as closed)."""
+    return _decide(event, workflow, ticket, chain, _Comments(comments, now, window))
+
+
+def _decide(
+    event: Event, workflow: Workflow | None, ticket: Ticket | None, chain: Chain | None, said: _Comments
+) -> Decision:
+    if event.kind is Kind.NO_TICKET:
+        what = event.raw_event or event.kind.value
+        return Decision(Verdict.IGNORED, "no-rule", f"{what}: not about one ticket; no rule applies")
+    if event.ticket is None:  # named by id only: which ticket it is decides the workflow
+        return _needs(None, Need.TICKET)
     if workflow is None:
         return Decision(Verdict.IGNORED, "no-workflow", "no workflow governs this ticket type")
     name = workflow.name
@@ -61,7 +98,7 @@ def decide(
         if _continues(chain, event):
             if event.actor.role is Role.UNKNOWN:
                 return _needs(name, Need.ROLE)
-            return _judge_chain(event, workflow, ticket, chain)
+            return _judge_chain(event, workflow, ticket, chain, said)
 
     requires = workflow.entry_requirements(dst)
     if event.actor.role is Role.UNKNOWN:
@@ -77,7 +114,7 @@ def decide(
 
     if not requires:
         return Decision(Verdict.ALLOWED, "allowed", _move_text(event), name)
-    return _check_requirements(event, workflow, ticket, requires)
+    return _check_requirements(event, workflow, ticket, requires, said)
 
 
 def _continues(chain: Chain, event: Event) -> bool:
@@ -90,7 +127,7 @@ def _continues(chain: Chain, event: Event) -> bool:
 
 
 def _judge_chain(
-    event: Event, workflow: Workflow, ticket: Ticket | None, chain: Chain
+    event: Event, workflow: Workflow, ticket: Ticket | None, chain: Chain, said: _Comments
 ) -> Decision:
     """Judge the customer's whole way, from where their stale moves began to here."""
     assert chain.origin is not None
@@ -103,13 +140,13 @@ def _judge_chain(
             workflow.name,
             chain_from=chain.origin,
         )
-    whole = decide(replace(event, from_status=chain.origin), workflow, ticket, NO_CHAIN)
-    if whole.verdict is Verdict.NEEDS:
+    whole = _decide(replace(event, from_status=chain.origin), workflow, ticket, NO_CHAIN, said)
+    if whole.verdict in (Verdict.NEEDS, Verdict.WAITING):
         return whole
     return replace(whole, reason=f"{way}: {whole.reason}", chain_from=chain.origin)
 
 
-def _needs(workflow: str, *needs: Need) -> Decision:
+def _needs(workflow: str | None, *needs: Need) -> Decision:
     return Decision(
         Verdict.NEEDS, "needs", "more facts needed", workflow, needs=frozenset(needs)
     )
@@ -210,10 +247,13 @@ def _revert_forbidden(event: Event, workflow: Workflow, ticket: Ticket | None) -
 
 
 def _check_requirements(
-    event: Event, workflow: Workflow, ticket: Ticket | None, requires: Requirements
+    event: Event, workflow: Workflow, ticket: Ticket | None, requires: Requirements, said: _Comments
 ) -> Decision:
     missing: list[str] = []
-    if requires.comment and not (event.comment and event.comment.strip()):
+    reason = _reason(event, said) if requires.comment else _Reason.GIVEN
+    if reason is _Reason.UNREAD:
+        return _needs(workflow.name, Need.COMMENTS)
+    if reason is _Reason.MISSING:
         missing.append(workflow.messages.missing_comment)
     if requires.fields:
         if ticket is None:
@@ -222,8 +262,11 @@ def _check_requirements(
             if _blank(ticket.fields.get(field_id)):
                 missing.append(workflow.messages.missing_field.format(label=label))
     if not missing:
+        if reason is _Reason.AWAITED:
+            return _wait_for_comment(event, workflow, said)
+        met = " (the comment came on its own)" if reason is _Reason.APART else ""
         return Decision(
-            Verdict.ALLOWED, "requirements-met", f"{_move_text(event)}; requirements met", workflow.name
+            Verdict.ALLOWED, "requirements-met", f"{_move_text(event)}; requirements met{met}", workflow.name
         )
     if ticket is None:
         return _needs(workflow.name, Need.TICKET)
@@ -240,6 +283,50 @@ def _check_requirements(
         "entry-requirement",
         f"entering '{event.to_status}' requires {', '.join(missing)}",
         text,
+    )
+
+
+class _Reason(enum.Enum):
+    """Where the comment a change requires stands."""
+
+    GIVEN = "in the change's own delivery"
+    UNREAD = "not in the delivery; the ticket's comments not yet read"
+    APART = "made on its own, within the window"
+    AWAITED = "not found, and the window is still open"
+    MISSING = "not found, and the window has closed"
+
+
+def _reason(event: Event, said: _Comments) -> _Reason:
+    if event.comment and event.comment.strip():
+        return _Reason.GIVEN
+    if said.found is None:
+        return _Reason.UNREAD
+    if any(_made_with(comment, event, said.window) for comment in said.found):
+        return _Reason.APART
+    if event.at is not None and said.now is not None and said.now < event.at + said.window:
+        return _Reason.AWAITED
+    return _Reason.MISSING  # also when the change's time is unknown: no window to place
+
+
+def _made_with(comment: Comment, event: Event, window: timedelta) -> bool:
+    """Whether `comment` counts as made with the change: by the same person, with text,
+    within `window` of it."""
+    if event.at is None or event.actor.id is None or event.actor.id not in comment.by:
+        return False
+    return bool(comment.text.strip()) and abs(comment.created - event.at) <= window
+
+
+def _wait_for_comment(event: Event, workflow: Workflow, said: _Comments) -> Decision:
+    assert event.at is not None
+    until = event.at + said.window
+    who = event.actor.name or event.actor.id or "the actor"
+    return Decision(
+        Verdict.WAITING,
+        "awaiting-comment",
+        f"{_move_text(event)} requires a comment; waiting until {until.astimezone(UTC):%H:%M:%S} UTC "
+        f"for one by {who}",
+        workflow.name,
+        wait_until=until,
     )
 
 

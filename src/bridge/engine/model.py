@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -12,6 +13,8 @@ from typing import Any
 # fits the column the audit log keeps it in (store/tables.py).
 KEY_LENGTH = 64  # ticket keys and the tracker's event names
 NAME_LENGTH = 255  # statuses, actor ids and names, projects, ticket and request types
+# How far from a status change a comment by the same person still counts as made with it.
+COMMENT_WINDOW = timedelta(seconds=120)
 
 
 class Role(str, enum.Enum):
@@ -25,8 +28,12 @@ class Kind(str, enum.Enum):
     STATUS_CHANGED = "status_changed"
     UPDATED = "updated"  # an edit without a status change
     CREATED = "created"
-    COMMENTED = "commented"
-    OTHER = "other"
+    COMMENTED = "commented"  # a comment made or edited
+    COMMENT_DELETED = "comment_deleted"
+    OTHER = "other"  # anything else about one ticket
+    # not about one ticket: projects, versions, sprints, boards, users, issue links; and
+    # worklogs, which name their ticket by id only and are not judged
+    NO_TICKET = "no_ticket"
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,26 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A comment on the ticket, as the tracker lists it."""
+
+    by: frozenset[str]  # every id its author goes by
+    created: datetime
+    text: str
+
+
+@dataclass(frozen=True)
 class Event:
-    """One delivery, normalised. Status names are the tracker's, not the workflow's ids."""
+    """One delivery, normalised. Status names are the tracker's, not the workflow's ids.
+
+    `ticket` (the key) is None only for `Kind.NO_TICKET`, and for a delivery that names its
+    ticket by id alone (`ticket_id`): the key, project and types are then read from the
+    tracker before anything is judged.
+    """
 
     tracker: str
     kind: Kind
-    ticket: str
+    ticket: str | None
     actor: Actor
     project: str | None = None
     issue_type: str | None = None
@@ -69,6 +90,8 @@ class Event:
     comment: str | None = None  # a comment made in the same change
     raw_event: str | None = None  # the tracker's own event name, for the audit log
     snapshot: Ticket | None = None  # the ticket as the delivery showed it (may be stale)
+    ticket_id: str | None = None  # the tracker's numeric id of the ticket, where it is known
+    at: datetime | None = None  # when the change was made, by the tracker's clock
 
 
 class Verdict(str, enum.Enum):
@@ -80,12 +103,14 @@ class Verdict(str, enum.Enum):
     NEEDS = "needs"  # the core needs more facts (the ticket, the actor's role) to decide
     EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
     REMINDED = "reminded"  # a timer's reminder falls due
+    WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
 
 
 class Need(str, enum.Enum):
-    TICKET = "ticket"
+    TICKET = "ticket"  # for an event without a key: which ticket it is
     ROLE = "role"
     CHAIN = "chain"
+    COMMENTS = "comments"  # the ticket's recent comments
 
 
 @dataclass(frozen=True)
@@ -136,3 +161,4 @@ class Decision:
     needs: frozenset[Need] = frozenset()
     chain_from: str | None = None  # where the customer's chain of moves judged here began
     reminder: int | None = None  # which of the timer's reminders this decision sends
+    wait_until: datetime | None = None  # of a WAITING decision

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bridge.engine import Actor, Event, Role, Ticket
+from bridge.engine import Actor, Comment, Event, Role, Ticket
 
 
 class MalformedDelivery(ValueError):
@@ -76,6 +76,13 @@ class Tracker(Protocol):
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         """The ticket as it is now, with the transitions open from its status."""
 
+    async def resolve(self, event: Event) -> Event:
+        """An event that names its ticket by id alone, completed with the ticket's key,
+        project and types."""
+
+    async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
+        """The ticket's newest comments."""
+
     # Changes are sent once per call; the executor retries them after asking whether the
     # tracker already applied them (an answer lost to a timeout, a crash after sending).
     async def transition(self, ticket: str, transition_id: str) -> None: ...
@@ -120,6 +127,13 @@ class OfflineTracker:
         if event.snapshot is None:
             raise TrackerUnavailable("no tracker configured and the delivery carries no ticket")
         return event.snapshot
+
+    async def resolve(self, event: Event) -> Event:
+        # not retried: only configuring a tracker (then a replay) can help
+        raise TrackerRejected("no tracker configured to look up the ticket the delivery names by id")
+
+    async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
+        return ()  # only the delivery's own comment is seen
 
     async def transition(self, ticket: str, transition_id: str) -> None:
         raise TrackerUnavailable("no tracker configured")

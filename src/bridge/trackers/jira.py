@@ -1,4 +1,4 @@
-"""Jira Cloud and Data Center: deliveries in, REST calls out.
+"""Jira Cloud and Data Center: deliveries in (parsed in `jira_parsing`), REST calls out.
 
 Cloud speaks REST v3 (comments in Atlassian Document Format), Data Center REST v2 (plain
 text). Customers are told apart by `accountType == "customer"` on Cloud and by membership
@@ -7,16 +7,13 @@ in configured groups on Data Center (looked up once per user and cached).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
-import orjson
 
-from bridge.engine import Actor, Event, Kind, Role, Ticket, Transition
-from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
+from bridge.engine import Actor, Comment, Event, Role, Ticket, Transition
 from bridge.trackers.base import (
     MalformedDelivery,
     TrackerProblem,
@@ -25,145 +22,23 @@ from bridge.trackers.base import (
     TrackerUnavailable,
 )
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
+from bridge.trackers.jira_parsing import (
+    comment_text,
+    completed,
+    envelope_problem,
+    listed_comment,
+    parse_body,
+    parse_delivery,
+)
+
+__all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body", "parse_delivery"]
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
 # What the bridge does on a ticket, as Jira's permission keys.
 NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment"}
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
-RECENT_COMMENTS = 50  # how far back a retry looks for a comment it may have made
-
-
-# -- deliveries ------------------------------------------------------------------------------
-# Jira's issue key: the project key (a letter, then letters, digits or underscores) and the
-# issue's number. Anything else would not name one ticket once put into a REST path.
-ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*", re.IGNORECASE | re.ASCII)
-# Deeper than any editor nests a comment; walking it would only cost time.
-MAX_COMMENT_DEPTH = 100
-
-
-def envelope_problem(payload: Any) -> str | None:
-    """Why a parsed body is not a Jira webhook delivery at all, or None. Cheap enough for
-    the intake to answer 422 before storing."""
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("webhookEvent"), str):
-        return "not a Jira webhook delivery: 'webhookEvent' is missing"
-    return None
-
-
-def parse_delivery(payload: Mapping[str, Any], *, tracker: str = "jira") -> Event:
-    """Normalise a Jira webhook body into the core's event. Pure and total: any JSON object
-    becomes an event or raises `MalformedDelivery` saying what is wrong with it."""
-    problem = envelope_problem(payload)
-    if problem is not None:
-        raise MalformedDelivery(problem)
-    name = payload["webhookEvent"]
-    try:
-        return _event(payload, name, tracker)
-    except MalformedDelivery as exc:
-        raise MalformedDelivery(f"{_text(name, 'webhookEvent', KEY_LENGTH)}: {exc}") from None
-
-
-def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
-    issue = payload.get("issue")
-    if not isinstance(issue, Mapping) or not isinstance(issue.get("key"), str):
-        raise MalformedDelivery("'issue.key' is missing")
-    key = issue["key"]
-    if len(key) > KEY_LENGTH or not ISSUE_KEY.fullmatch(key):
-        raise MalformedDelivery(f"'issue.key' {key[:80]!r} is not a Jira issue key")
-    fields = issue.get("fields") or {}
-    if not isinstance(fields, Mapping):
-        raise MalformedDelivery("'issue.fields' is not an object")
-
-    comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else None
-    user, who = payload.get("user"), "user"
-    if not user and comment is not None:
-        user, who = comment.get("author"), "comment.author"
-    status_item = _status_item(payload.get("changelog"))
-
-    if name == "jira:issue_updated":
-        kind = Kind.STATUS_CHANGED if status_item else Kind.UPDATED
-    elif name == "jira:issue_created":
-        kind = Kind.CREATED
-    elif name.startswith("comment_"):
-        kind = Kind.COMMENTED
-    else:
-        kind = Kind.OTHER
-
-    status = _text(_get(fields.get("status"), "name"), "issue.fields.status.name")
-    return Event(
-        tracker=tracker,
-        kind=kind,
-        ticket=key,
-        actor=actor_of(user, who),
-        project=_text(_get(fields.get("project"), "key"), "issue.fields.project.key"),
-        issue_type=_text(_get(fields.get("issuetype"), "name"), "issue.fields.issuetype.name"),
-        request_type=request_type_of(fields),
-        from_status=_text(_get(status_item, "fromString"), "changelog.items.fromString"),
-        to_status=_text(_get(status_item, "toString"), "changelog.items.toString") if status_item else status,
-        comment=comment_text(comment.get("body")) if comment else None,
-        raw_event=_text(name, "webhookEvent", KEY_LENGTH),
-        snapshot=Ticket(key, status or "", dict(fields), transitions=None),
-    )
-
-
-def parse_body(body: bytes) -> Event:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedDelivery(f"body is not JSON: {exc}") from None
-    return parse_delivery(payload)
-
-
-def actor_of(user: Any, where: str = "user") -> Actor:
-    if not isinstance(user, Mapping):
-        return Actor(None)
-    account_type = user.get("accountType")
-    if account_type == "customer":
-        role = Role.CUSTOMER
-    elif account_type in ("atlassian", "app"):
-        role = Role.AGENT
-    else:  # Data Center carries no account type: group membership decides
-        role = Role.UNKNOWN
-    ident = (
-        _text(user.get("accountId"), f"{where}.accountId")
-        or _text(user.get("name"), f"{where}.name")
-        or _text(user.get("key"), f"{where}.key")
-    )
-    return Actor(ident, _text(user.get("displayName"), f"{where}.displayName"), role)
-
-
-def request_type_of(fields: Mapping[str, Any]) -> str | None:
-    """The JSM request type, found by the shape of its field: its id differs per site."""
-    for value in fields.values():
-        if isinstance(value, Mapping):
-            request_type = value.get("requestType")
-            if isinstance(request_type, Mapping) and isinstance(request_type.get("name"), str):
-                return _text(request_type["name"], "requestType.name")
-    return None
-
-
-def comment_text(body: Any) -> str:
-    """Plain text of a comment body: a string (v2, webhooks) or an ADF document (v3).
-
-    The document is walked with a stack of its own, not by recursion: a signed delivery may
-    nest it as deep as it likes, and it is refused past `MAX_COMMENT_DEPTH`.
-    """
-    parts: list[str] = []
-    stack: list[tuple[Any, int]] = [(body, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, str):
-            parts.append(node)
-        elif not isinstance(node, Mapping):
-            continue
-        elif node.get("type") == "text":
-            text = node.get("text")
-            parts.append(text if isinstance(text, str) else "")
-        elif isinstance(node.get("content"), list):
-            if depth >= MAX_COMMENT_DEPTH:
-                raise MalformedDelivery(f"'comment.body' is nested deeper than {MAX_COMMENT_DEPTH} levels")
-            stack.extend((child, depth + 1) for child in reversed(node["content"]))
-    return "".join(parts).replace("\x00", "")
+RECENT_COMMENTS = 50  # how far back a retry, or a search for a reason, looks among comments
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -181,41 +56,9 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _status_item(changelog: Any) -> Mapping[str, Any] | None:
-    if changelog is None:
-        return None
-    if not isinstance(changelog, Mapping):
-        raise MalformedDelivery("'changelog' is not an object")
-    items = changelog.get("items")
-    if items is None:
-        return None
-    if not isinstance(items, list):
-        raise MalformedDelivery("'changelog.items' is not a list")
-    for item in items:
-        if isinstance(item, Mapping) and (item.get("fieldId") or item.get("field")) == "status":
-            return item
-    return None
-
-
-def _get(value: Any, key: str) -> Any:
-    return value.get(key) if isinstance(value, Mapping) else None
-
-
 def _name(value: Any) -> str | None:
-    name = _get(value, "name")
+    name = value.get("name") if isinstance(value, Mapping) else None
     return name if isinstance(name, str) else None
-
-
-def _text(value: Any, where: str, limit: int = NAME_LENGTH) -> str | None:
-    """A text of the delivery as the event carries it: numbers (ids) as their digits, NUL
-    dropped (PostgreSQL cannot store it), cut to `limit`. Another type is not Jira's shape."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.replace("\x00", "")[:limit]
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2**64:
-        return str(value)[:limit]
-    raise MalformedDelivery(f"'{where}' is not text")
 
 
 # -- REST ------------------------------------------------------------------------------------
@@ -321,6 +164,29 @@ class JiraTracker:
             role = Role.UNKNOWN
         self._roles[actor.id] = (now, role)
         return role
+
+    async def resolve(self, event: Event) -> Event:
+        """The event of a delivery that named its ticket by id alone, with the ticket's key,
+        project and types as the tracker shows them now."""
+        assert event.ticket_id is not None
+        path = f"/issue/{segment(event.ticket_id)}"
+        issue = (await self._call("GET", path, params={"fields": "*all"})).json()
+        try:
+            return completed(event, issue)
+        except MalformedDelivery as exc:
+            raise TrackerRejected(f"GET {self._api}{path} answered an unusable issue: {exc}") from None
+
+    async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
+        """The ticket's newest comments, newest first."""
+        page = (
+            await self._call(
+                "GET",
+                f"/issue/{segment(ticket)}/comment",
+                params={"orderBy": "-created", "maxResults": str(RECENT_COMMENTS)},
+            )
+        ).json()
+        listed = (listed_comment(found) for found in page.get("comments") or [])
+        return tuple(comment for comment in listed if comment is not None)
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))

@@ -1,0 +1,124 @@
+"""Judging one event: the decision core asked, and asked again with each fact it lacks.
+
+`decide` is pure and answers `NEEDS` naming what it lacks; judging fetches exactly that and
+nothing more — the ticket as it is now, the actor's role, the customer's earlier moves, the
+ticket's recent comments — so that events which cannot lead to an action cost no tracker
+call. The worker judges every delivery here; whatever else comes to judge events shares it.
+
+A delivery that names its ticket by id alone (a Data Center comment event) is first
+completed from the tracker: its key, project and types choose the workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from bridge.engine import (
+    COMMENT_WINDOW,
+    Actor,
+    Chain,
+    Comment,
+    Decision,
+    Event,
+    Need,
+    Role,
+    Ticket,
+    Verdict,
+    decide,
+)
+from bridge.store import Store
+from bridge.trackers.base import Tracker
+from bridge.workflows.loader import WorkflowSet
+from bridge.workflows.model import Workflow
+
+MAX_ROUNDS = 6
+UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
+
+
+@dataclass
+class _Facts:
+    """What has been fetched for one event so far."""
+
+    ticket: Ticket | None = None
+    chain: Chain | None = None
+    comments: tuple[Comment, ...] | None = None
+
+
+class Judge:
+    def __init__(
+        self,
+        store: Store,
+        tracker: Tracker,
+        workflows: Callable[[], WorkflowSet],
+        *,
+        comment_window: timedelta = COMMENT_WINDOW,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.tracker = tracker
+        self.workflows = workflows
+        self.comment_window = comment_window
+        self.clock = clock
+
+    def workflow_of(self, event: Event) -> Workflow | None:
+        return self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
+
+    async def judge(self, event: Event) -> tuple[Event, Decision]:
+        """The decision on `event`, and the event as judged (completed, where it named its
+        ticket by id alone; with the bridge's role, where the bridge made the change).
+
+        Whether the bridge itself made the change matters only for status changes on governed
+        tickets by someone who is not a portal customer; the bridge's identity is learnt once.
+        """
+        workflow = self.workflow_of(event)
+        decision = decide(event, workflow)
+        if event.ticket is None and Need.TICKET in decision.needs:
+            event = await self.tracker.resolve(event)
+            workflow = self.workflow_of(event)
+            decision = decide(event, workflow)
+        if decision.rule not in UNJUDGED and event.actor.role is not Role.CUSTOMER:
+            if await self.tracker.own_change(event.actor):
+                event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
+                decision = decide(event, workflow)
+        return await self._until_decided(event, workflow, decision)
+
+    async def _until_decided(
+        self, event: Event, workflow: Workflow | None, decision: Decision
+    ) -> tuple[Event, Decision]:
+        facts = _Facts()
+        for _ in range(MAX_ROUNDS):
+            if decision.verdict is not Verdict.NEEDS:
+                return event, decision
+            assert event.ticket is not None  # completed above, or the core would not ask more
+            if Need.CHAIN in decision.needs:
+                origin, reached = await asyncio.to_thread(
+                    self.store.customer_chain, event.tracker, event.ticket
+                )
+                facts.chain = Chain(origin, reached)
+            if Need.ROLE in decision.needs:
+                role = await self.tracker.role_of(event.actor)
+                if role is Role.UNKNOWN:
+                    return event, _role_unknown(event.actor, decision)
+                event = replace(event, actor=replace(event.actor, role=role))
+            if Need.TICKET in decision.needs:
+                fields = sorted(workflow.required_fields()) if workflow else []
+                facts.ticket = await self.tracker.get_ticket(event, fields)
+            if Need.COMMENTS in decision.needs:
+                facts.comments = await self.tracker.recent_comments(event.ticket)
+            decision = decide(
+                event, workflow, facts.ticket, facts.chain, facts.comments,
+                now=self.clock(), window=self.comment_window,
+            )
+        raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
+
+
+def _role_unknown(actor: Actor, decision: Decision) -> Decision:
+    return Decision(
+        Verdict.IGNORED,
+        "role-unknown",
+        f"cannot tell whether {actor.name or actor.id or 'the actor'} is a customer",
+        decision.workflow,
+    )
