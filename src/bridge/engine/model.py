@@ -70,6 +70,30 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """One entry of a ticket's status history (its tracker changelog)."""
+
+    id: str  # the tracker's id of the change (Jira: the changelog history id)
+    at: datetime
+    actor: Actor
+    from_status: str | None
+    to_status: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """A ticket a tracker search found: as it is now (transitions not read) and, when asked
+    for, its whole status history, oldest first."""
+
+    ticket: Ticket
+    project: str | None
+    issue_type: str | None
+    request_type: str | None
+    updated: datetime | None
+    history: tuple[StatusChange, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """One delivery, normalised. Status names are the tracker's, not the workflow's ids.
 

@@ -11,11 +11,12 @@ Exceptions:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Protocol
 
-from bridge.engine import Actor, Comment, Event, Role, Ticket
+from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket
 
 
 class MalformedDelivery(ValueError):
@@ -82,6 +83,27 @@ class Tracker(Protocol):
 
     async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
         """The ticket's newest comments."""
+
+    # -- what periodic jobs read: tickets addressed by key -----------------------------------
+    def search(
+        self,
+        *,
+        statuses: Iterable[str] = (),
+        issue_types: Iterable[str] = (),
+        projects: Iterable[str] = (),
+        updated_since: datetime | None = None,
+        fields: Iterable[str] = (),
+        with_history: bool = False,
+    ) -> AsyncIterator[Found]:
+        """Tickets matching every given condition, page by page (each page one call). With
+        `with_history`, each comes with its whole status history: taken from the search
+        answer where it holds it all, read per ticket only where it does not."""
+
+    async def history(self, ticket: str) -> tuple[StatusChange, ...]:
+        """The ticket's whole status history, oldest first."""
+
+    async def ticket(self, key: str, fields: Iterable[str] = ()) -> Ticket:
+        """The ticket as it is now, with the transitions open from its status."""
 
     # Changes are sent once per call; the executor retries them after asking whether the
     # tracker already applied them (an answer lost to a timeout, a crash after sending).
