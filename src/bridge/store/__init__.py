@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.store.db import create_db_engine, is_sqlite, migrate
+from bridge.store.jobs import JobRecords
 from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
 from bridge.store.records import (
     DEAD,
@@ -36,6 +37,7 @@ __all__ = [
     "Finished",
     "InboxClosed",
     "InboxWriter",
+    "JobRecords",
     "Incoming",
     "PendingAction",
     "Store",

@@ -88,3 +88,24 @@ actions = Table(
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Status changes judged, by the tracker's id of the change: one that arrives both as a
+# webhook and through reconcile is judged once, whichever comes first.
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("tracker", String(32), primary_key=True),
+    Column("change_id", String(64), primary_key=True),
+    Column("delivery_id", Id, nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# How far each periodic job has read, so that the next run goes on from there.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("tracker", String(32), primary_key=True),
+    Column("position", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,97 @@
+"""What periodic jobs keep in the database: deliveries they queue, how far they have read,
+and which status changes were judged already.
+
+Jobs hand their work to the worker as deliveries in the inbox, so a timer's or reconcile's
+decision takes the webhook's path: judged on the present, one ticket's events in order,
+actions recorded and retried, dead letters replayable. A job delivery's key names the work
+(`timer:SRV-7:<entered>:expire`), so a sweep run twice, or by two replicas at once, queues
+it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bridge.store.db import begin_write
+from bridge.store.records import PENDING, _aware
+from bridge.store.tables import cursors, deliveries, status_changes
+
+
+def _insert(engine: Engine, table):  # type: ignore[no-untyped-def]
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class JobRecords:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def enqueue(self, tracker: str, work: Iterable[tuple[str, dict]]) -> list[str]:
+        """Queue (delivery key, body) pairs; the keys that were new."""
+        now = datetime.now(UTC)
+        rows = [
+            {"tracker": tracker, "delivery_key": key, "received_at": now, "headers": {},
+             "body": orjson.dumps(body), "state": PENDING, "attempts": 0, "claims": 0}
+            for key, body in work
+        ]
+        if not rows:
+            return []
+        statement = _insert(self.engine, deliveries).on_conflict_do_nothing(
+            index_elements=["tracker", "delivery_key"]
+        ).returning(deliveries.c.delivery_key)
+        new: list[str] = []
+        with begin_write(self.engine) as conn:
+            for row in rows:  # one by one: RETURNING with ON CONFLICT names only what went in
+                new += conn.execute(statement, row).scalars().all()
+        return new
+
+    def first_judgement(self, tracker: str, change_id: str, delivery_id: int) -> bool:
+        """Record that `delivery_id` judges change `change_id`; False when another delivery
+        already did (or does), so this one must not judge it again."""
+        statement = _insert(self.engine, status_changes).on_conflict_do_nothing()
+        row = {"tracker": tracker, "change_id": change_id, "delivery_id": delivery_id,
+               "seen_at": datetime.now(UTC)}
+        with begin_write(self.engine) as conn:
+            if conn.execute(statement, row).rowcount == 1:
+                return True
+            owner = conn.execute(
+                select(status_changes.c.delivery_id).where(
+                    status_changes.c.tracker == tracker, status_changes.c.change_id == change_id
+                )
+            ).scalar_one()
+        return owner == delivery_id  # the same delivery, judged again (a retry, a replay)
+
+    def judged(self, tracker: str, change_ids: Iterable[str]) -> set[str]:
+        ids = list(change_ids)
+        if not ids:
+            return set()
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(status_changes.c.change_id).where(
+                        status_changes.c.tracker == tracker, status_changes.c.change_id.in_(ids)
+                    )
+                ).scalars()
+            )
+
+    def cursor(self, job: str, tracker: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(cursors.c.position).where(cursors.c.job == job, cursors.c.tracker == tracker)
+            ).scalar_one_or_none()
+        return _aware(found)
+
+    def move_cursor(self, job: str, tracker: str, position: datetime) -> None:
+        now = datetime.now(UTC)
+        statement = _insert(self.engine, cursors)
+        statement = statement.on_conflict_do_update(
+            index_elements=["job", "tracker"],
+            set_={"position": statement.excluded.position, "updated_at": now},
+        )
+        with begin_write(self.engine) as conn:
+            conn.execute(statement, {"job": job, "tracker": tracker, "position": position, "updated_at": now})
