@@ -23,12 +23,14 @@ from bridge.engine import (
     Comment,
     Decision,
     Event,
+    Kind,
     Need,
     Role,
     Ticket,
     Verdict,
     decide,
 )
+from bridge.engine.timers import Stay, decide_timer, entered, step_of
 from bridge.store import Store
 from bridge.trackers.base import Tracker
 from bridge.workflows.loader import WorkflowSet
@@ -56,7 +58,9 @@ class Judge:
         *,
         comment_window: timedelta = COMMENT_WINDOW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timezone: str = "Europe/Prague",
     ) -> None:
+        self.timezone = timezone  # of calendars that name none
         self.store = store
         self.tracker = tracker
         self.workflows = workflows
@@ -73,6 +77,8 @@ class Judge:
         Whether the bridge itself made the change matters only for status changes on governed
         tickets by someone who is not a portal customer; the bridge's identity is learnt once.
         """
+        if event.kind is Kind.TIMER:
+            return await self._judge_timer(event)
         workflow = self.workflow_of(event)
         decision = decide(event, workflow)
         if event.ticket is None and Need.TICKET in decision.needs:
@@ -84,6 +90,31 @@ class Judge:
                 event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
                 decision = decide(event, workflow)
         return await self._until_decided(event, workflow, decision)
+
+    async def _judge_timer(self, event: Event) -> tuple[Event, Decision]:
+        """A timer's step, judged on the ticket as it is now: a ticket that has left the
+        status (or left and come back: a new stay) since the step was queued is left alone."""
+        assert event.ticket is not None and event.at is not None
+        workflow = next((wf for wf in self.workflows() if wf.name == event.workflow), None)
+        if workflow is None:
+            return event, Decision(Verdict.IGNORED, "no-workflow", f"workflow '{event.workflow}' is gone")
+        ticket = await self.tracker.ticket(event.ticket)
+        since = entered(await self.tracker.history(event.ticket), ticket.status, None)
+        event = replace(event, to_status=ticket.status)
+        if since is None or since.replace(microsecond=0) != event.at:
+            return event, Decision(
+                Verdict.STALE, "timer-stale",
+                f"the ticket is in '{ticket.status}' since {since}, not in the stay the timer "
+                f"counted from ({event.at}); a new stay has its own timer", workflow.name,
+            )
+        calendar = workflow.calendar.build(self.timezone)
+        decision = decide_timer(Stay(ticket, since), workflow, calendar, self.clock())
+        if step_of(decision) != event.step:
+            return event, Decision(
+                Verdict.IGNORED, "timer-not-due", f"{event.step} is not due: {decision.reason}",
+                workflow.name,
+            )
+        return event, decision
 
     async def _until_decided(
         self, event: Event, workflow: Workflow | None, decision: Decision

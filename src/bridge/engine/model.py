@@ -34,6 +34,7 @@ class Kind(str, enum.Enum):
     # not about one ticket: projects, versions, sprints, boards, users, issue links; and
     # worklogs, which name their ticket by id only and are not judged
     NO_TICKET = "no_ticket"
+    TIMER = "timer"  # a timer of the bridge's own fell due on a ticket (see bridge.jobs)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ class Event:
     snapshot: Ticket | None = None  # the ticket as the delivery showed it (may be stale)
     ticket_id: str | None = None  # the tracker's numeric id of the ticket, where it is known
     at: datetime | None = None  # when the change was made, by the tracker's clock
+    # the tracker's id of a status change (Jira: the changelog id), the same whether it
+    # arrives as a webhook or is found by reconcile; of a timer: the workflow and the step
+    change_id: str | None = None
+    workflow: str | None = None
+    step: str | None = None
 
 
 class Verdict(str, enum.Enum):

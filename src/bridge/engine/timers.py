@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.engine.model import CommentAction, Decision, Ticket, TransitionAction, Verdict
+from bridge.engine.model import (
+    CommentAction,
+    Decision,
+    StatusChange,
+    Ticket,
+    TransitionAction,
+    Verdict,
+)
 from bridge.workflows.calendar import Calendar
 from bridge.workflows.model import Workflow
 from bridge.workflows.timers import Timer
@@ -37,6 +44,23 @@ class Due:
     entered: datetime
     deadline: datetime
     reminders: tuple[datetime, ...]
+
+
+def entered(history: tuple[StatusChange, ...], status: str, since: datetime | None) -> datetime | None:
+    """When the ticket last entered `status`: its last change into it (whoever made it), or
+    `since` (its creation) when none did."""
+    wanted = status.casefold()
+    moves = [c.at for c in history if c.to_status.casefold() == wanted]
+    return max(moves) if moves else since
+
+
+def step_of(decision: Decision) -> str | None:
+    """The step a timer decision takes: `expire`, `remind-N`, or None when nothing is due."""
+    if decision.rule == "timer-expired":
+        return "expire"
+    if decision.reminder is not None:
+        return f"remind-{decision.reminder}"
+    return None
 
 
 def due(stay: Stay, workflow: Workflow, calendar: Calendar) -> Due | None:

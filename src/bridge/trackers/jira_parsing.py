@@ -98,7 +98,16 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         snapshot=Ticket(key, status or "", dict(fields), transitions=None),
         ticket_id=_digits(issue.get("id")),
         at=_at(payload.get("timestamp")),
+        change_id=_change_id(payload.get("changelog")) if status_item else None,
     )
+
+
+def _change_id(changelog: Mapping[str, Any]) -> str | None:
+    """Jira's changelog id: the same in the webhook and in the ticket's history."""
+    found = changelog.get("id")
+    if isinstance(found, int) and not isinstance(found, bool):
+        found = str(found)
+    return found if isinstance(found, str) and found.isdigit() and len(found) <= 64 else None
 
 
 def _comment_named_by_id(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
