@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
 from bridge.workflows.model import Loc, Workflow
+from bridge.workflows.problems import Problem, WorkflowError, describe, kind_of
 
 SUFFIXES = (".yaml", ".yml")
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -38,30 +39,6 @@ _TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "no_way_back": _EVENT_PLACEHOLDERS,
     "missing_field": frozenset({"label"}),
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong, in the `path:line:col: message` form editors and CI logs link to.
-
-    Line and column are 1-based; problems about a whole file or folder sit at 1:1.
-    """
-
-    path: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
-
-
-class WorkflowError(Exception):
-    """Workflows that must not take effect, with every problem found (not just the first)."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(map(str, self.problems)) or "invalid workflows")
 
 
 class WorkflowSet:
@@ -241,7 +218,7 @@ def _load(path: Path) -> _Loaded:
     if tree is None:
         return failed(_whole(path, "the file is empty; expected a workflow"))
     if not isinstance(tree, CommentedMap):
-        got = _kind(_plain(tree))
+        got = kind_of(_plain(tree))
         return failed(_whole(path, f"expected a mapping of workflow keys, got {got}"))
 
     item = _Loaded(path, tree, None, [])
@@ -307,8 +284,8 @@ def _validation_problem(item: _Loaded, err: Mapping[str, Any]) -> Problem:
         # The key is absent, so point at whatever holds the mapping it belongs in.
         return _at(item, loc[:-1], f"missing required key '{loc[-1]}'", key=True)
     if loc and loc[-1] == "[key]":
-        return _at(item, loc[:-1], _describe(err), key=True)
-    return _at(item, loc, _describe(err))
+        return _at(item, loc[:-1], describe(err), key=True)
+    return _at(item, loc, describe(err))
 
 
 def _unknown_key(tree: Any, loc: Loc) -> str:
@@ -321,40 +298,6 @@ def _unknown_key(tree: Any, loc: Loc) -> str:
     candidates = [k for k in known if not (isinstance(present, Mapping) and k in present)]
     close = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
     return f"{message} (did you mean '{close[0]}'?)" if close else message
-
-
-_EXPECTED = {
-    "string_type": "expected text",
-    "list_type": "expected a list",
-    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "expected a mapping"),
-    **dict.fromkeys(("bool_type", "bool_parsing"), "expected true or false"),
-}
-
-
-def _describe(err: Mapping[str, Any]) -> str:
-    kind, value = err["type"], err.get("input")
-    if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {_kind(value)}"
-    if kind == "string_pattern_mismatch":
-        return (
-            f"'{value}' is not a valid status id: use lowercase letters, digits and '_', "
-            "starting with a letter (e.g. waiting_on_customer)"
-        )
-    msg = str(err.get("msg", kind))
-    return msg[:1].lower() + msg[1:]
-
-
-def _kind(value: Any) -> str:
-    """What a YAML value is, in the words an admin would use."""
-    if value is None or isinstance(value, bool):
-        return "nothing" if value is None else f"'{str(value).lower()}'"
-    if isinstance(value, str):
-        return f"the text '{value[:40]}'"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, (Mapping, list)):
-        return "a mapping" if isinstance(value, Mapping) else "a list"
-    return f"'{value}'"
 
 
 def _names_a_key(loc: Loc) -> bool:

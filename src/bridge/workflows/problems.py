@@ -1,0 +1,72 @@
+"""What is wrong with a workflow, worded for the admin who has to fix it.
+
+A problem is read in an editor or a CI log next to the file, by someone who knows their
+service process but not pydantic or the YAML parser. So each message names the value as
+they wrote it, says what was expected in their words, and, when something close was
+declared, which one they probably meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, in the `path:line:col: message` form editors and CI logs link to.
+
+    Line and column are 1-based; problems about a whole file or folder sit at 1:1.
+    """
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+class WorkflowError(Exception):
+    """Workflows that must not take effect, with every problem found (not just the first)."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(map(str, self.problems)) or "invalid workflows")
+
+
+_EXPECTED = {
+    "string_type": "expected text",
+    "list_type": "expected a list",
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "expected a mapping"),
+    **dict.fromkeys(("bool_type", "bool_parsing"), "expected true or false"),
+}
+
+
+def describe(err: Mapping[str, Any]) -> str:
+    """A pydantic error as an admin reads it: what was expected, and what was found."""
+    kind, value = err["type"], err.get("input")
+    if kind in _EXPECTED:
+        return f"{_EXPECTED[kind]}, got {kind_of(value)}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"'{value}' is not a valid status id: use lowercase letters, digits and '_', "
+            "starting with a letter (e.g. waiting_on_customer)"
+        )
+    msg = str(err.get("msg", kind))
+    return msg[:1].lower() + msg[1:]
+
+
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in the words an admin would use."""
+    if value is None or isinstance(value, bool):
+        return "nothing" if value is None else f"'{str(value).lower()}'"
+    if isinstance(value, str):
+        return f"the text '{value[:40]}'"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, (Mapping, list)):
+        return "a mapping" if isinstance(value, Mapping) else "a list"
+    return f"'{value}'"
