@@ -25,8 +25,6 @@ from bridge.workflows.model import Loc, Workflow
 from bridge.workflows.problems import Problem, WorkflowError, describe, kind_of
 
 SUFFIXES = (".yaml", ".yml")
-SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_ID = "urn:ticket-bridge:workflow"
 
 # Which placeholders each message template may use (see bridge.engine.decide): a typo in a
 # translated template would otherwise only surface as a KeyError while reverting a ticket.
@@ -119,13 +117,6 @@ def check_paths(paths: Sequence[Path | str]) -> tuple[WorkflowSet | None, list[P
     if not paths:
         raise ValueError("check_paths needs at least one file or folder")
     return _check([Path(p) for p in paths], explicit_files=True)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a workflow file, for editor completion and CI validation."""
-    schema = Workflow.model_json_schema(by_alias=True)
-    schema.pop("title", None)
-    return {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID, "title": "ticket-bridge workflow", **schema}
 
 
 # -- collecting files ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class WorkflowError(Exception):
 _EXPECTED = {
     "string_type": "expected text",
     "list_type": "expected a list",
+    "status_or_list": "expected a status id or a list of status ids",
     **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "expected a mapping"),
     **dict.fromkeys(("bool_type", "bool_parsing"), "expected true or false"),
 }
@@ -55,6 +56,8 @@ def describe(err: Mapping[str, Any]) -> str:
             f"'{value}' is not a valid status id: use lowercase letters, digits and '_', "
             "starting with a letter (e.g. waiting_on_customer)"
         )
+    if kind == "too_short" and not err.get("ctx", {}).get("actual_length", 1):
+        return "expected at least one item, got an empty list"
     msg = str(err.get("msg", kind))
     return msg[:1].lower() + msg[1:]
 
