@@ -18,11 +18,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
 from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
 from bridge.workflows.model import Loc, Workflow
 from bridge.workflows.problems import Problem, WorkflowError, describe, kind_of
+from bridge.workflows.syntax import syntax_problem
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -197,7 +198,8 @@ def _load(path: Path) -> _Loaded:
         return _Loaded(path, None, None, [problem])
 
     try:
-        tree = bounded_yaml().load(read_text(path))
+        text = read_text(path)
+        tree = bounded_yaml().load(text)
     except LimitExceeded as exc:
         return failed(Problem(str(path), exc.line, exc.col, exc.message))
     except UnicodeDecodeError as exc:
@@ -205,7 +207,7 @@ def _load(path: Path) -> _Loaded:
     except OSError as exc:
         return failed(_whole(path, f"cannot read: {exc.strerror or exc}"))
     except YAMLError as exc:
-        return failed(_syntax_problem(str(path), exc))
+        return failed(syntax_problem(str(path), text, exc))
     if tree is None:
         return failed(_whole(path, "the file is empty; expected a workflow"))
     if not isinstance(tree, CommentedMap):
@@ -226,18 +228,6 @@ def _load(path: Path) -> _Loaded:
 def _ordered(problems: Iterable[Problem]) -> list[Problem]:
     """Top to bottom, duplicates dropped: the order an admin fixes them in."""
     return sorted(dict.fromkeys(problems), key=lambda p: (p.line, p.col))
-
-
-def _syntax_problem(path: str, exc: YAMLError) -> Problem:
-    if not isinstance(exc, MarkedYAMLError):
-        return Problem(path, 1, 1, f"invalid YAML: {exc}")
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    message = f"invalid YAML: {exc.problem or exc.context}"
-    if exc.context and exc.problem and exc.context_mark and exc.context_mark is not mark:
-        cm = exc.context_mark
-        message += f" ({exc.context} started at {cm.line + 1}:{cm.column + 1})"
-    return Problem(path, line, col, message)
 
 
 def _extra_problems(workflow: Workflow) -> Iterator[tuple[Loc, str]]:
