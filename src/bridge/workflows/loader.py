@@ -9,6 +9,7 @@ location and every cross-reference problem can be mapped back onto the text.
 from __future__ import annotations
 
 import difflib
+import re
 import string
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,8 +22,15 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
-from bridge.workflows.model import Loc, Workflow
-from bridge.workflows.problems import Problem, WorkflowError, describe, kind_of
+from bridge.workflows.model import STATUS_ID_PATTERN, Loc, Workflow
+from bridge.workflows.problems import (
+    Problem,
+    WorkflowError,
+    describe,
+    kind_of,
+    status_suggestion,
+    undeclared_status,
+)
 from bridge.workflows.syntax import syntax_problem
 
 SUFFIXES = (".yaml", ".yml")
@@ -264,9 +272,28 @@ def _validation_problem(item: _Loaded, err: Mapping[str, Any]) -> Problem:
     if kind == "missing":
         # The key is absent, so point at whatever holds the mapping it belongs in.
         return _at(item, loc[:-1], f"missing required key '{loc[-1]}'", key=True)
+    message = _misnamed_status(item.tree, loc, err) or describe(err)
     if loc and loc[-1] == "[key]":
-        return _at(item, loc[:-1], describe(err), key=True)
-    return _at(item, loc, describe(err))
+        return _at(item, loc[:-1], message, key=True)
+    return _at(item, loc, message)
+
+
+def _misnamed_status(tree: Any, loc: Loc, err: Mapping[str, Any]) -> str | None:
+    """For text used as a status that is no status id (`Hotovo`, `Hotvo`): the declared
+    status it most likely means, when one is close; declarations themselves are left to
+    the pattern's explanation."""
+    value = err.get("input")
+    if err["type"] != "string_pattern_mismatch" or not loc or loc[0] == "statuses":
+        return None
+    declared = tree.get("statuses") if isinstance(tree, Mapping) else None
+    if not isinstance(value, str) or not isinstance(declared, Mapping):
+        return None
+    statuses = {
+        sid: name
+        for sid, name in declared.items()
+        if isinstance(sid, str) and isinstance(name, str) and re.fullmatch(STATUS_ID_PATTERN, sid)
+    }
+    return undeclared_status(value, statuses) if status_suggestion(value, statuses) else None
 
 
 def _unknown_key(tree: Any, loc: Loc) -> str:

@@ -19,7 +19,10 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 from pydantic_core import PydanticCustomError
 
-StatusId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+from bridge.workflows.problems import undeclared_status
+
+STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+StatusId = Annotated[str, StringConstraints(pattern=STATUS_ID_PATTERN)]
 Loc = tuple[str | int, ...]
 
 def _one_or_more(value: object) -> object:
@@ -177,7 +180,7 @@ class Workflow(_Strict):
 
         def undeclared(loc: Loc, sid: str) -> Iterator[tuple[Loc, str]]:
             if sid not in declared:
-                yield loc, f"status '{sid}' is not declared under 'statuses'"
+                yield loc, undeclared_status(sid, self.statuses)
 
         yield from undeclared(("initial",), self.initial)
         for src, targets in self.flow.items():

@@ -8,6 +8,7 @@ declared, which one they probably meant.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,3 +74,23 @@ def kind_of(value: Any) -> str:
     if isinstance(value, (Mapping, list)):
         return "a mapping" if isinstance(value, Mapping) else "a list"
     return f"'{value}'"
+
+
+def undeclared_status(sid: str, statuses: Mapping[str, str]) -> str:
+    """A status reference that names no declared status, and the one probably meant."""
+    return f"status '{sid}' is not declared under 'statuses'{status_suggestion(sid, statuses)}"
+
+
+def status_suggestion(word: str, statuses: Mapping[str, str]) -> str:
+    """'; did you mean …?' naming the declared status (id → tracker name) that `word` most
+    likely meant, or ''. Case is ignored, and the tracker's names count too: an admin who
+    sees "Hotovo" in Jira writes that, or a misspelling of it, where the id belongs."""
+    wanted = word.casefold()
+    by_id = {sid.casefold(): sid for sid in statuses}
+    by_name = {name.casefold(): sid for sid, name in statuses.items()}
+    if wanted in by_name and wanted not in by_id:
+        sid = by_name[wanted]
+        return f"; did you mean '{sid}'? ('{word}' is its name in the tracker)"
+    choices = {**by_name, **by_id}
+    close = difflib.get_close_matches(wanted, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{choices[close[0]]}'?" if close else ""
