@@ -12,14 +12,18 @@ def test_a_misspelt_status_id() -> None:
     path = FIXTURES / "undeclared-status.yaml"
     problem = only(problems_of(path))
     assert at(problem) == pos(path.read_text(encoding="utf-8"), "hotvo", after="flow:")
-    assert problem.message == "status 'hotvo' is not declared under 'statuses'; did you mean 'hotovo'?"
+    assert problem.message == (
+        "status 'hotvo' is not declared under 'statuses'; did you mean 'hotovo'?"
+    )
 
 
 def test_a_misspelt_status_id_in_capitals() -> None:
     path = FIXTURES / "undeclared-status-in-capitals.yaml"
     problem = only(problems_of(path))
     assert at(problem) == pos(path.read_text(encoding="utf-8"), "Hotvo", after="flow:")
-    assert problem.message == "status 'Hotvo' is not declared under 'statuses'; did you mean 'hotovo'?"
+    assert problem.message == (
+        "status 'Hotvo' is not declared under 'statuses'; did you mean 'hotovo'?"
+    )
 
 
 def test_a_status_named_by_its_tracker_name() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.protocols import Validator
 import pytest
+from jsonschema.protocols import Validator
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
@@ -34,7 +34,7 @@ def bridge_schema() -> str:
     return result.output
 
 
-# Editors' YAML support speaks draft 7 at least; both must reach the same verdicts.
+# Some editors validate with draft 7 whatever `$schema` says: the verdicts must not change.
 @pytest.fixture(
     scope="module",
     params=[jsonschema.Draft202012Validator, jsonschema.Draft7Validator],
@@ -63,9 +63,7 @@ def test_fixture_folders_hold_files() -> None:
 
 
 @pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_files_bridge_check_accepts_match_the_schema(
-    validator: Validator, path: Path
-) -> None:
+def test_files_bridge_check_accepts_match_the_schema(validator: Validator, path: Path) -> None:
     assert check_paths([path])[1] == []
     assert schema_errors(validator, path.read_text(encoding="utf-8")) == []
 
@@ -87,9 +85,7 @@ def test_files_bridge_check_refuses_for_their_shape_fail_the_schema(
     assert schema_errors(validator, path.read_text(encoding="utf-8")), "the schema accepts it"
 
 
-def test_cross_references_are_left_to_bridge_check(
-    validator: Validator,
-) -> None:
+def test_cross_references_are_left_to_bridge_check(validator: Validator) -> None:
     path = FIXTURES / "bad-references.yaml"
     assert check_paths([path])[1], "bridge check refuses undeclared and unreachable statuses"
     assert schema_errors(validator, path.read_text(encoding="utf-8")) == []
@@ -113,10 +109,9 @@ def test_schema_shape() -> None:
 
 # -- the schema file editors read -----------------------------------------------------------
 def test_the_committed_schema_file_is_what_bridge_schema_prints() -> None:
-    assert COMMITTED.is_file(), "missing: run `bridge schema > workflows/workflow.schema.json`"
-    assert COMMITTED.read_text(encoding="utf-8") == bridge_schema(), (
-        "workflows/workflow.schema.json is stale: run `bridge schema > workflows/workflow.schema.json`"
-    )
+    regenerate = "run `bridge schema > workflows/workflow.schema.json`"
+    assert COMMITTED.is_file(), f"missing: {regenerate}"
+    assert COMMITTED.read_text(encoding="utf-8") == bridge_schema(), f"stale: {regenerate}"
 
 
 @pytest.mark.parametrize("path", sorted(SHIPPED.glob("*.yaml")), ids=lambda p: p.name)

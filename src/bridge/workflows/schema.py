@@ -44,7 +44,8 @@ class _WorkflowSchema(GenerateJsonSchema):
         patterns = json_schema.pop("patternProperties", None)
         if patterns:
             ((pattern, values),) = patterns.items()
-            json_schema["propertyNames"] = {**json_schema.get("propertyNames", {}), "pattern": pattern}
+            names = json_schema.setdefault("propertyNames", {})
+            names["pattern"] = pattern
             json_schema["additionalProperties"] = values
         return json_schema
 

@@ -50,7 +50,8 @@ def syntax_problem(path: str, text: str, exc: YAMLError) -> Problem:
     found = exc.problem or exc.context or ""
     if "'\\t'" in found:
         tabbed = line < len(lines) and "\t" in _indentation(lines[line])
-        return Problem(path, line + 1, col + 1, f"invalid YAML: {TAB_INDENTATION if tabbed else TAB}")
+        wording = TAB_INDENTATION if tabbed else TAB
+        return Problem(path, line + 1, col + 1, f"invalid YAML: {wording}")
     message = f"invalid YAML: {found}"
     if exc.context and exc.problem and exc.context_mark and exc.context_mark is not mark:
         cm = exc.context_mark
@@ -77,8 +78,8 @@ def _simple_key_line(exc: MarkedYAMLError) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class _Line:
     """What one line says about indentation: where it starts, the columns a later line may
-    line up with (its text, a list item's dash, a key after the dash), and the column a first child must
-    pass when the line opens a block (`key:` or a bare `-`), else None."""
+    line up with (its text, a list item's dash, a key after the dash), and the column a
+    first child must pass when the line opens a block (`key:` or a bare `-`), else None."""
 
     indent: int
     dash: bool
