@@ -430,6 +430,22 @@ def test_check_paths_mixes_files_and_folders(tmp_path: Path) -> None:
     assert found is not None and set(found.names) == {"a", "b"}
 
 
+def test_check_paths_passes_over_named_files_that_are_not_workflows(tmp_path: Path) -> None:
+    # `bridge check workflows/*` names the JSON Schema that sits beside the workflows
+    workflow = write(tmp_path, VALID, "a.yaml")
+    schema = write(tmp_path, '{"$schema": "https://json-schema.org/draft/2020-12/schema"}', "s.json")
+    found, problems = check_paths([workflow, schema])
+    assert problems == []
+    assert found is not None and found.names == ("demo",)
+
+
+def test_check_paths_on_no_workflow_file_at_all_says_so(tmp_path: Path) -> None:
+    schema = write(tmp_path, "{}", "workflow.schema.json")
+    found, problems = check_paths([schema])
+    assert found is None
+    assert only(problems) == Problem(str(schema), 1, 1, "not a workflow file (*.yaml, *.yml)")
+
+
 def test_check_paths_reports_instead_of_raising(tmp_path: Path) -> None:
     broken_file = write(tmp_path, broken(VALID, "initial: open", "initial: ghost"))
     found, problems = check_paths([broken_file, tmp_path / "absent", FIXTURES / "empty.yaml"])

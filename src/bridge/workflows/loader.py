@@ -122,7 +122,9 @@ def load_dir(path: Path | str) -> WorkflowSet:
 
 def check_paths(paths: Sequence[Path | str]) -> tuple[WorkflowSet | None, list[Problem]]:
     """Validate files and/or folders as one set, as `bridge check` and CI need: problems
-    are returned, never raised; the set is None whenever there is a problem."""
+    are returned, never raised; the set is None whenever there is a problem. As in a
+    folder, only `*.yaml`/`*.yml` are workflows: other named files are passed over, so
+    `bridge check workflows/*` does not read the schema beside them as a workflow."""
     if not paths:
         raise ValueError("check_paths needs at least one file or folder")
     return _check([Path(p) for p in paths], explicit_files=True)
@@ -131,6 +133,7 @@ def check_paths(paths: Sequence[Path | str]) -> tuple[WorkflowSet | None, list[P
 # -- collecting files ------------------------------------------------------------------------
 def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | None, list[Problem]]:
     files: list[Path] = []
+    others: list[Path] = []  # named files that are not workflows, e.g. the schema beside them
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
@@ -143,11 +146,13 @@ def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | No
                 problems.append(_whole(path, "no workflow files (*.yaml, *.yml) in this folder"))
             files.extend(inside)
         elif path.is_file() and explicit_files:
-            files.append(path)
+            (files if path.suffix in SUFFIXES else others).append(path)
         elif path.exists():
             problems.append(_whole(path, "not a folder"))
         else:
             problems.append(_whole(path, "does not exist"))
+    if not files:
+        problems += [_whole(p, "not a workflow file (*.yaml, *.yml)") for p in others]
 
     loaded: list[_Loaded] = []
     seen: set[Path] = set()
