@@ -6,7 +6,6 @@ so the tests state what an admin sees, not how the loader finds it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from bridge.workflows import (
     WorkflowError,
     WorkflowSet,
     check_paths,
-    json_schema,
     load_dir,
     load_file,
 )
@@ -170,6 +168,39 @@ def test_wrong_type_points_at_the_value(tmp_path: Path) -> None:
     problem = only(problems_of(write(tmp_path, text)))
     assert at(problem) == pos(text, "Bug")
     assert "expected a list" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("to", "got"), [("5", "the number 5"), ("{open: yes}", "a mapping"), ("", "nothing")]
+)
+def test_customer_move_to_that_is_neither_a_status_nor_a_list(
+    tmp_path: Path, to: str, got: str
+) -> None:
+    text = broken(VALID, "    to: open", f"    to: {to}".rstrip())
+    problem = only(problems_of(write(tmp_path, text)))
+    assert problem.message == f"expected a status id or a list of status ids, got {got}"
+    assert problem.line == pos(text, "to:", after="customer_transitions")[0]
+
+
+def test_customer_move_to_an_empty_list(tmp_path: Path) -> None:
+    text = broken(VALID, "    to: open", "    to: []")
+    problem = only(problems_of(write(tmp_path, text)))
+    assert at(problem) == pos(text, "[]", after="    to:")
+    assert problem.message == "expected at least one item, got an empty list"
+
+
+@pytest.mark.parametrize(("value", "got"), [("yes", "the text 'yes'"), ("1", "the number 1")])
+def test_comment_takes_true_or_false_only(tmp_path: Path, value: str, got: str) -> None:
+    text = broken(VALID, "      comment: true", f"      comment: {value}")
+    problem = only(problems_of(write(tmp_path, text)))
+    assert at(problem) == pos(text, value, after="comment:")
+    assert problem.message == f"expected true or false, got {got}"
+
+
+def test_from_has_no_second_name(tmp_path: Path) -> None:
+    text = broken(VALID, "  - from: waiting", "  - from_: waiting")
+    problems = problems_of(write(tmp_path, text))
+    assert "unknown key 'from_' (did you mean 'from'?)" in [p.message for p in problems]
 
 
 def test_invalid_status_id_points_at_the_key(tmp_path: Path) -> None:
@@ -399,6 +430,22 @@ def test_check_paths_mixes_files_and_folders(tmp_path: Path) -> None:
     assert found is not None and set(found.names) == {"a", "b"}
 
 
+def test_check_paths_passes_over_named_files_that_are_not_workflows(tmp_path: Path) -> None:
+    # `bridge check workflows/*` names the JSON Schema that sits beside the workflows
+    workflow = write(tmp_path, VALID, "a.yaml")
+    schema = write(tmp_path, '{"$schema": "https://json-schema.org/draft/2020-12/schema"}', "s.json")
+    found, problems = check_paths([workflow, schema])
+    assert problems == []
+    assert found is not None and found.names == ("demo",)
+
+
+def test_check_paths_on_no_workflow_file_at_all_says_so(tmp_path: Path) -> None:
+    schema = write(tmp_path, "{}", "workflow.schema.json")
+    found, problems = check_paths([schema])
+    assert found is None
+    assert only(problems) == Problem(str(schema), 1, 1, "not a workflow file (*.yaml, *.yml)")
+
+
 def test_check_paths_reports_instead_of_raising(tmp_path: Path) -> None:
     broken_file = write(tmp_path, broken(VALID, "initial: open", "initial: ghost"))
     found, problems = check_paths([broken_file, tmp_path / "absent", FIXTURES / "empty.yaml"])
@@ -412,16 +459,3 @@ def test_check_paths_on_the_fixture_folder_reports_every_file() -> None:
     bad = {p.name for p in FIXTURES.glob("*.yaml")}
     assert {Path(p.path).name for p in problems} == bad
 
-
-# -- JSON Schema ------------------------------------------------------------------------------
-def test_json_schema() -> None:
-    schema = json_schema()
-    json.dumps(schema)  # serialisable as is
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] and schema["title"]
-    assert schema["additionalProperties"] is False
-    assert {"name", "applies_to", "statuses", "initial", "flow"} <= set(schema["properties"])
-    assert {"name", "applies_to", "statuses", "initial", "flow"} <= set(schema["required"])
-    move = schema["$defs"]["CustomerTransition"]
-    assert "from" in move["properties"] and "from_" not in move["properties"]
-    assert move["additionalProperties"] is False

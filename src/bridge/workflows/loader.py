@@ -9,6 +9,7 @@ location and every cross-reference problem can be mapped back onto the text.
 from __future__ import annotations
 
 import difflib
+import re
 import string
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -18,15 +19,22 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
 from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
-from bridge.workflows.model import Loc, Workflow
+from bridge.workflows.model import STATUS_ID_PATTERN, Loc, Workflow
+from bridge.workflows.problems import (
+    Problem,
+    WorkflowError,
+    describe,
+    kind_of,
+    status_suggestion,
+    undeclared_status,
+)
+from bridge.workflows.syntax import syntax_problem
 from bridge.workflows.timers import TIMER_PLACEHOLDERS
 
 SUFFIXES = (".yaml", ".yml")
-SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_ID = "urn:ticket-bridge:workflow"
 
 # Which placeholders each message template may use (see bridge.engine.decide): a typo in a
 # translated template would otherwise only surface as a KeyError while reverting a ticket.
@@ -40,30 +48,6 @@ _TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "missing_field": frozenset({"label"}),
     "timer_stuck": TIMER_PLACEHOLDERS | {"next"},
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong, in the `path:line:col: message` form editors and CI logs link to.
-
-    Line and column are 1-based; problems about a whole file or folder sit at 1:1.
-    """
-
-    path: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
-
-
-class WorkflowError(Exception):
-    """Workflows that must not take effect, with every problem found (not just the first)."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(map(str, self.problems)) or "invalid workflows")
 
 
 class WorkflowSet:
@@ -140,22 +124,18 @@ def load_dir(path: Path | str) -> WorkflowSet:
 
 def check_paths(paths: Sequence[Path | str]) -> tuple[WorkflowSet | None, list[Problem]]:
     """Validate files and/or folders as one set, as `bridge check` and CI need: problems
-    are returned, never raised; the set is None whenever there is a problem."""
+    are returned, never raised; the set is None whenever there is a problem. As in a
+    folder, only `*.yaml`/`*.yml` are workflows: other named files are passed over, so
+    `bridge check workflows/*` does not read the schema beside them as a workflow."""
     if not paths:
         raise ValueError("check_paths needs at least one file or folder")
     return _check([Path(p) for p in paths], explicit_files=True)
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a workflow file, for editor completion and CI validation."""
-    schema = Workflow.model_json_schema(by_alias=True)
-    schema.pop("title", None)
-    return {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID, "title": "ticket-bridge workflow", **schema}
-
-
 # -- collecting files ------------------------------------------------------------------------
 def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | None, list[Problem]]:
     files: list[Path] = []
+    others: list[Path] = []  # named files that are not workflows, e.g. the schema beside them
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
@@ -168,11 +148,13 @@ def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | No
                 problems.append(_whole(path, "no workflow files (*.yaml, *.yml) in this folder"))
             files.extend(inside)
         elif path.is_file() and explicit_files:
-            files.append(path)
+            (files if path.suffix in SUFFIXES else others).append(path)
         elif path.exists():
             problems.append(_whole(path, "not a folder"))
         else:
             problems.append(_whole(path, "does not exist"))
+    if not files:
+        problems += [_whole(p, "not a workflow file (*.yaml, *.yml)") for p in others]
 
     loaded: list[_Loaded] = []
     seen: set[Path] = set()
@@ -231,7 +213,8 @@ def _load(path: Path) -> _Loaded:
         return _Loaded(path, None, None, [problem])
 
     try:
-        tree = bounded_yaml().load(read_text(path))
+        text = read_text(path)
+        tree = bounded_yaml().load(text)
     except LimitExceeded as exc:
         return failed(Problem(str(path), exc.line, exc.col, exc.message))
     except UnicodeDecodeError as exc:
@@ -239,11 +222,11 @@ def _load(path: Path) -> _Loaded:
     except OSError as exc:
         return failed(_whole(path, f"cannot read: {exc.strerror or exc}"))
     except YAMLError as exc:
-        return failed(_syntax_problem(str(path), exc))
+        return failed(syntax_problem(str(path), text, exc))
     if tree is None:
         return failed(_whole(path, "the file is empty; expected a workflow"))
     if not isinstance(tree, CommentedMap):
-        got = _kind(_plain(tree))
+        got = kind_of(_plain(tree))
         return failed(_whole(path, f"expected a mapping of workflow keys, got {got}"))
 
     item = _Loaded(path, tree, None, [])
@@ -260,18 +243,6 @@ def _load(path: Path) -> _Loaded:
 def _ordered(problems: Iterable[Problem]) -> list[Problem]:
     """Top to bottom, duplicates dropped: the order an admin fixes them in."""
     return sorted(dict.fromkeys(problems), key=lambda p: (p.line, p.col))
-
-
-def _syntax_problem(path: str, exc: YAMLError) -> Problem:
-    if not isinstance(exc, MarkedYAMLError):
-        return Problem(path, 1, 1, f"invalid YAML: {exc}")
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    message = f"invalid YAML: {exc.problem or exc.context}"
-    if exc.context and exc.problem and exc.context_mark and exc.context_mark is not mark:
-        cm = exc.context_mark
-        message += f" ({exc.context} started at {cm.line + 1}:{cm.column + 1})"
-    return Problem(path, line, col, message)
 
 
 def _extra_problems(workflow: Workflow) -> Iterator[tuple[Loc, str]]:
@@ -308,9 +279,28 @@ def _validation_problem(item: _Loaded, err: Mapping[str, Any]) -> Problem:
     if kind == "missing":
         # The key is absent, so point at whatever holds the mapping it belongs in.
         return _at(item, loc[:-1], f"missing required key '{loc[-1]}'", key=True)
+    message = _misnamed_status(item.tree, loc, err) or describe(err)
     if loc and loc[-1] == "[key]":
-        return _at(item, loc[:-1], _describe(err), key=True)
-    return _at(item, loc, _describe(err))
+        return _at(item, loc[:-1], message, key=True)
+    return _at(item, loc, message)
+
+
+def _misnamed_status(tree: Any, loc: Loc, err: Mapping[str, Any]) -> str | None:
+    """For text used as a status that is no status id (`Hotovo`, `Hotvo`): the declared
+    status it most likely means, when one is close; declarations themselves are left to
+    the pattern's explanation."""
+    value = err.get("input")
+    if err["type"] != "string_pattern_mismatch" or not loc or loc[0] == "statuses":
+        return None
+    declared = tree.get("statuses") if isinstance(tree, Mapping) else None
+    if not isinstance(value, str) or not isinstance(declared, Mapping):
+        return None
+    statuses = {
+        sid: name
+        for sid, name in declared.items()
+        if isinstance(sid, str) and isinstance(name, str) and re.fullmatch(STATUS_ID_PATTERN, sid)
+    }
+    return undeclared_status(value, statuses) if status_suggestion(value, statuses) else None
 
 
 def _unknown_key(tree: Any, loc: Loc) -> str:
@@ -323,40 +313,6 @@ def _unknown_key(tree: Any, loc: Loc) -> str:
     candidates = [k for k in known if not (isinstance(present, Mapping) and k in present)]
     close = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
     return f"{message} (did you mean '{close[0]}'?)" if close else message
-
-
-_EXPECTED = {
-    "string_type": "expected text",
-    "list_type": "expected a list",
-    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "expected a mapping"),
-    **dict.fromkeys(("bool_type", "bool_parsing"), "expected true or false"),
-}
-
-
-def _describe(err: Mapping[str, Any]) -> str:
-    kind, value = err["type"], err.get("input")
-    if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {_kind(value)}"
-    if kind == "string_pattern_mismatch":
-        return (
-            f"'{value}' is not a valid status id: use lowercase letters, digits and '_', "
-            "starting with a letter (e.g. waiting_on_customer)"
-        )
-    msg = str(err.get("msg", kind))
-    return msg[:1].lower() + msg[1:]
-
-
-def _kind(value: Any) -> str:
-    """What a YAML value is, in the words an admin would use."""
-    if value is None or isinstance(value, bool):
-        return "nothing" if value is None else f"'{str(value).lower()}'"
-    if isinstance(value, str):
-        return f"the text '{value[:40]}'"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, (Mapping, list)):
-        return "a mapping" if isinstance(value, Mapping) else "a list"
-    return f"'{value}'"
 
 
 def _names_a_key(loc: Loc) -> bool:

@@ -2,8 +2,13 @@
 
 Every model forbids unknown keys: a typo in a rule must never silently disable it.
 Cross-references (a status used but not declared, an unreachable status) are checked in
-`validate_references`, which reports the path of the offending key so the loader can
+`reference_problems`, which reports the path of the offending key so the loader can
 point at its line and column.
+
+The model is also what `bridge schema` publishes for editors and CI, so each field takes
+exactly what its schema says a file may write: a coercion declares the input it accepts
+(`json_schema_input_type`), `comment` takes true or false and nothing that pydantic could
+read as one, and `from` has no second name.
 """
 
 from __future__ import annotations
@@ -12,12 +17,34 @@ import string
 from collections.abc import Iterator
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from bridge.workflows.problems import undeclared_status
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
-StatusId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+StatusId = Annotated[str, StringConstraints(pattern=STATUS_ID_PATTERN)]
 Loc = tuple[str | int, ...]
+
+def _one_or_more(value: object) -> object:
+    """`to: done` stands for `to: [done]`; anything but text or a list is neither."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise PydanticCustomError("status_or_list", "expected a status id or a list of status ids")
+
+
+# The JSON Schema describes what a file may say (text or a list), not what it becomes.
+StatusIds = Annotated[
+    list[StatusId],
+    Field(min_length=1),
+    BeforeValidator(
+        _one_or_more,
+        json_schema_input_type=StatusId | Annotated[list[StatusId], Field(min_length=1)],
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -41,7 +68,7 @@ class AppliesTo(_Strict):
 class Requirements(_Strict):
     """What must accompany a change: a comment in the same change, fields that must be set."""
 
-    comment: bool = Field(False, description="A comment must be made in the same change.")
+    comment: StrictBool = Field(False, description="A comment must be made in the same change.")
     fields: dict[str, str] = Field(
         default_factory=dict,
         description="Tracker field id → label shown to people, e.g. customfield_10050: PBI number.",
@@ -55,16 +82,9 @@ class CustomerTransition(_Strict):
     """A move a customer may make: from one status to one or more others."""
 
     from_: StatusId = Field(alias="from")
-    to: list[StatusId] = Field(min_length=1)
+    to: StatusIds = Field(description="One status id, or a list of them.")
     name: str | None = Field(None, description="What the move means to people, e.g. 'approve'.")
     requires: Requirements = Field(default_factory=Requirements)
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str) else value
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class StatusRules(_Strict):
@@ -172,7 +192,7 @@ class Workflow(_Strict):
         for i, step in enumerate(timer.path):
             loc: Loc = ("timers", sid, "path", i)
             if step not in declared:
-                yield loc, f"status '{step}' is not declared under 'statuses'"
+                yield loc, undeclared_status(step, self.statuses)
             elif here in declared and step not in self.flow.get(here, []):
                 yield loc, f"'{here}' → '{step}' is not part of 'flow'"
             here = step
@@ -196,7 +216,7 @@ class Workflow(_Strict):
 
         def undeclared(loc: Loc, sid: str) -> Iterator[tuple[Loc, str]]:
             if sid not in declared:
-                yield loc, f"status '{sid}' is not declared under 'statuses'"
+                yield loc, undeclared_status(sid, self.statuses)
 
         yield from undeclared(("initial",), self.initial)
         for src, targets in self.flow.items():
