@@ -125,6 +125,7 @@ def create_app(
         retry_later=retry_later(settings),
         health=health,
         comment_window=timedelta(seconds=settings.comment_window_seconds),
+        timezone=settings.timezone,
     )
     inbox.on_commit = worker.wake
     services = Services(settings, store, registry, inbox, worker, client, health)

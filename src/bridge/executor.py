@@ -20,7 +20,13 @@ from typing import Any
 
 from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
 from bridge.store import DecisionRecord, PendingAction, Store
-from bridge.trackers.base import Tracker, TrackerError, TrackerUnauthorized, TrackerUnavailable
+from bridge.trackers.base import (
+    Tracker,
+    TrackerError,
+    TrackerRejected,
+    TrackerUnauthorized,
+    TrackerUnavailable,
+)
 from bridge.trackers.http import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -158,10 +164,23 @@ class Executor:
             return DONE, None
         return None
 
+    async def _transition_to(self, key: str, status: str) -> str:
+        """The transition leading to `status` from where the ticket is now: the later steps
+        of a timer's path are known only once the ticket gets there."""
+        ticket = await self.tracker.ticket(key)
+        wanted = status.casefold()
+        found = next((t.id for t in ticket.transitions or () if t.to_status.casefold() == wanted), None)
+        if found is None:
+            raise TrackerRejected(f"{key}: no transition leads from '{ticket.status}' to '{status}'")
+        return found
+
     async def _send(self, action: PendingAction) -> None:
         payload = action.payload
         if action.kind == TransitionAction.kind:
-            await self.tracker.transition(action.ticket, payload["transition_id"])
+            transition = payload["transition_id"] or await self._transition_to(
+                action.ticket, payload["to_status"]
+            )
+            await self.tracker.transition(action.ticket, transition)
         elif action.kind == CommentAction.kind:
             await self.tracker.comment(
                 action.ticket, payload["body"], public=payload["public"], marker=action.key

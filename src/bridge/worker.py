@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import COMMENT_WINDOW, Decision, Event, Verdict, decide
+from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
 from bridge.judging import Judge
-from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Store
+from bridge.jobs.deliveries import change_key, parse_job
+from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, JobRecords, Store
 from bridge.trackers.base import (
     MalformedDelivery,
     Tracker,
@@ -80,12 +81,16 @@ class Worker:
         retry_later: RetryLater | None = None,
         health: TrackerHealth | None = None,
         comment_window: timedelta = COMMENT_WINDOW,
+        timezone: str = "Europe/Prague",
     ) -> None:
         self.store = store
         self.tracker = tracker
         self.executor = executor
         self.workflows = workflows
-        self.judging = Judge(store, tracker, workflows, comment_window=comment_window)
+        self.judging = Judge(
+            store, tracker, workflows, comment_window=comment_window, timezone=timezone
+        )
+        self.jobs = JobRecords(store.engine)
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.gather_seconds = gather_seconds
@@ -171,7 +176,7 @@ class Worker:
         settled: list[Finished] = []
         for item in claimed:
             try:
-                event = self.tracker.parse(item.body)
+                event = parse_job(item.body, item.tracker) or self.tracker.parse(item.body)
                 waiting = held.get((item.tracker, event.ticket))
                 if waiting is not None and waiting.delivery_id < item.id:
                     result = _behind(item, event.ticket, waiting.delivery_id, waiting.retry_at)
@@ -197,10 +202,12 @@ class Worker:
     async def _settle(self, item: Claimed, event: Event) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
-        if item.claims > 1 or event.ticket in self._tails:
+        if item.claims > 1 or event.ticket in self._tails or event.kind is Kind.TIMER:
             return None
         if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
             return None
+        if (before := await self._judged_before(item, event)) is not None:
+            return before
         try:
             with counting_attempts() as attempts:
                 event, decision = await self.judging.judge(event)
@@ -262,6 +269,8 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await self.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
+            if (before := await self._judged_before(item, event)) is not None:
+                return before
             event, decision = await self.judging.judge(event)
             if decision.verdict is Verdict.WAITING:
                 return _waiting(item, event, decision)
@@ -281,6 +290,19 @@ class Worker:
         except Exception as exc:  # a bug must not stop the worker nor lose the delivery
             log.exception("delivery %s failed", item.id)
             return Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _judged_before(self, item: Claimed, event: Event) -> Finished | None:
+        """A status change that another delivery brought first (a webhook and reconcile both
+        found it) is recorded, not judged again."""
+        if event.kind is not Kind.STATUS_CHANGED or event.change_id is None:
+            return None
+        change = change_key(event.ticket, event.change_id)
+        if await asyncio.to_thread(self.jobs.first_judgement, item.tracker, change, item.id):
+            return None
+        decision = Decision(
+            Verdict.IGNORED, "judged-before", f"change {event.change_id} was judged with another delivery"
+        )
+        return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
 
     def _ended(self, item: Claimed, event: Event, applied: Applied) -> Finished:
         if applied.error is None:

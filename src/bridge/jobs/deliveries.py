@@ -24,6 +24,11 @@ def timer_work(ticket: str, workflow: str, entered: datetime, step: str) -> tupl
     return f"timer:{ticket}:{stay}:{step}", body
 
 
+def change_key(ticket: str | None, change_id: str) -> str:
+    """How a status change is known wherever it comes from: its ticket and the tracker's id."""
+    return f"{ticket}/{change_id}"
+
+
 def parse_job(body: bytes, tracker: str) -> Event | None:
     """A job's delivery as an event; None for anything else (a tracker's webhook)."""
     if not body.startswith(PREFIX):

@@ -95,7 +95,7 @@ status_changes = Table(
     "status_changes",
     metadata,
     Column("tracker", String(32), primary_key=True),
-    Column("change_id", String(64), primary_key=True),
+    Column("change_id", String(160), primary_key=True),  # ticket/id
     Column("delivery_id", Id, nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket
 
@@ -104,6 +104,10 @@ class Tracker(Protocol):
 
     async def ticket(self, key: str, fields: Iterable[str] = ()) -> Ticket:
         """The ticket as it is now, with the transitions open from its status."""
+
+    def delivery_of(self, found: Found, change: StatusChange) -> dict[str, Any]:
+        """A change found in a ticket's history, as the tracker's webhook would have
+        delivered it: reconcile queues it to be judged like one."""
 
     # Changes are sent once per call; the executor retries them after asking whether the
     # tracker already applied them (an answer lost to a timeout, a crash after sending).

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import httpx
 
-from bridge.engine import Actor, Comment, Event, Role, Ticket, Transition
+from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket, Transition
 from bridge.trackers.base import (
     MalformedDelivery,
     TrackerProblem,
@@ -29,6 +29,7 @@ from bridge.trackers.jira_parsing import (
     listed_comment,
     parse_body,
     parse_delivery,
+    webhook_of,
 )
 
 __all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body", "parse_delivery"]
@@ -131,6 +132,9 @@ class JiraTracker:
         return {
             s["name"] for s in (await self._call("GET", "/status")).json() if isinstance(s, Mapping)
         }
+
+    def delivery_of(self, found: Found, change: StatusChange) -> dict[str, Any]:
+        return webhook_of(found, change)
 
     def _remember(self, me: dict[str, Any]) -> frozenset[str]:
         self._me = frozenset(str(me[k]) for k in ("accountId", "name", "key") if me.get(k))

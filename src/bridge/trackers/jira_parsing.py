@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from bridge.engine import Actor, Comment, Event, Kind, Role, Ticket
+from bridge.engine import Actor, Comment, Event, Found, Kind, Role, StatusChange, Ticket
 from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
 from bridge.trackers.base import MalformedDelivery
 
@@ -336,3 +336,28 @@ def listed_comment(found: Any) -> Comment | None:
     except (TypeError, ValueError):  # MalformedDelivery is a ValueError
         return None
     return Comment(by, created, text) if created.tzinfo is not None else None
+
+
+def webhook_of(found: Found, change: StatusChange) -> dict[str, Any]:
+    """A status change found in a ticket's history, as the `jira:issue_updated` delivery Jira
+    would have sent for it: the same changelog id, actor and time, and the ticket's fields,
+    so that it is judged exactly as that delivery would have been."""
+    actor = change.actor
+    user: dict[str, Any] = {"displayName": actor.name}
+    if actor.role is Role.UNKNOWN:  # Data Center: by name; group membership decides
+        user["name"] = actor.id
+    else:
+        user["accountId"] = actor.id
+        user["accountType"] = "customer" if actor.role is Role.CUSTOMER else "atlassian"
+    return {
+        "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": "issue_generic",
+        "timestamp": int(change.at.timestamp() * 1000),
+        "user": user,
+        "issue": {"key": found.ticket.key, "fields": found.ticket.fields},
+        "changelog": {
+            "id": change.id,
+            "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status",
+                       "fromString": change.from_status, "toString": change.to_status}],
+        },
+    }

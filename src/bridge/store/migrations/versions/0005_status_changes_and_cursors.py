@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "status_changes",
         sa.Column("tracker", sa.String(32), primary_key=True),
-        sa.Column("change_id", sa.String(64), primary_key=True),
+        sa.Column("change_id", sa.String(160), primary_key=True),
         sa.Column("delivery_id", Id, nullable=False),
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
     )

@@ -1,0 +1,85 @@
+"""Reconcile: status changes Jira never delivered (the bridge was down, Jira gave up
+retrying, the webhook was misconfigured for a while) are found in the tickets' histories and
+judged anyway.
+
+Tickets of governed types updated since the cursor (with a little overlap) are searched with
+their histories; every status change in that window that the bridge did not make itself, and
+that no delivery judged yet, is queued as the webhook Jira would have sent. The worker judges
+it like one; a change that also arrives as a webhook is judged once, whichever comes first
+(by its changelog id). The cursor moves only when a sweep completes, so a sweep that fails
+half-way is covered by the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bridge.engine import Found, StatusChange
+from bridge.jobs.deliveries import change_key
+from bridge.store import JobRecords
+from bridge.trackers.base import Tracker
+from bridge.workflows.loader import WorkflowSet
+
+JOB = "reconcile"
+OVERLAP = timedelta(minutes=5)  # a change saved just as the last sweep read is not missed
+
+
+@dataclass
+class Reconciled:
+    since: datetime
+    seen: int = 0
+    missed: list[tuple[Found, StatusChange]] = field(default_factory=list)  # queued now
+    queued: int = 0
+
+
+async def sweep_reconcile(
+    tracker: Tracker,
+    jobs: JobRecords,
+    workflows: WorkflowSet,
+    now: datetime,
+    lookback: timedelta,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int], None] = lambda seen: None,
+) -> Reconciled:
+    cursor = await asyncio.to_thread(jobs.cursor, JOB, tracker.name)
+    since = (cursor or now - lookback) - OVERLAP
+    result = Reconciled(since)
+    own = await tracker.identity()
+    for workflow in workflows:
+        found_tickets = tracker.search(
+            issue_types=workflow.applies_to.issue_types,
+            projects=workflow.applies_to.projects,
+            updated_since=since,
+            with_history=True,
+        )
+        async for found in found_tickets:
+            result.seen += 1
+            progress(result.seen)
+            if workflow.governs(found.project, found.issue_type, found.request_type):
+                result.missed += await _unjudged(tracker, jobs, found, since, own)
+    if not dry_run:
+        work = [
+            (f"reconcile:{found.ticket.key}:{change.id}", tracker.delivery_of(found, change))
+            for found, change in result.missed
+        ]
+        result.queued = len(await asyncio.to_thread(jobs.enqueue, tracker.name, work))
+        await asyncio.to_thread(jobs.move_cursor, JOB, tracker.name, now)
+    return result
+
+
+async def _unjudged(
+    tracker: Tracker, jobs: JobRecords, found: Found, since: datetime, own: frozenset[str]
+) -> list[tuple[Found, StatusChange]]:
+    changes = [
+        c for c in found.history or ()
+        if c.at >= since and (c.actor.id is None or c.actor.id not in own)
+    ]
+    if not changes:
+        return []
+    keys = {change_key(found.ticket.key, c.id): c for c in changes}
+    judged = await asyncio.to_thread(jobs.judged, tracker.name, keys)
+    return [(found, c) for key, c in keys.items() if key not in judged]

@@ -1,0 +1,97 @@
+"""The timer sweep: tickets whose time in a status has run out, or whose reminder is due.
+
+A search only narrows the candidates (the statuses that have timers, page by page); when a
+ticket entered its status comes from its history, and the engine decides. Each step that is
+due is queued as a delivery of its own (see `bridge.jobs.deliveries`), so the worker acts on
+it as on a webhook, after reading the ticket again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bridge.engine import Decision, Found
+from bridge.engine.timers import Due, Stay, decide_timer, due, entered, step_of
+from bridge.jobs.deliveries import timer_work
+from bridge.store import JobRecords
+from bridge.trackers.base import Tracker
+from bridge.workflows.loader import WorkflowSet
+from bridge.workflows.model import Workflow
+
+
+@dataclass(frozen=True)
+class Running:
+    """A ticket with a running timer, and what the engine says about it now."""
+
+    found: Found
+    workflow: Workflow
+    due: Due
+    decision: Decision
+
+    @property
+    def step(self) -> str | None:
+        return step_of(self.decision)
+
+
+@dataclass
+class Sweep:
+    """What a sweep saw and did."""
+
+    seen: int = 0
+    queued: list[Running] = field(default_factory=list)  # due and queued now
+    already: list[Running] = field(default_factory=list)  # due, queued by an earlier sweep
+
+
+async def running_timers(
+    tracker: Tracker, workflows: WorkflowSet, zone: str, now: datetime
+) -> AsyncIterator[Running]:
+    """Every ticket in a status with a timer, with its deadline and what is due now."""
+    for workflow in workflows:
+        if not workflow.timers:
+            continue
+        calendar = workflow.calendar.build(zone)
+        found_tickets = tracker.search(
+            statuses=[workflow.statuses[sid] for sid in workflow.timers],
+            issue_types=workflow.applies_to.issue_types,
+            projects=workflow.applies_to.projects,
+            with_history=True,
+        )
+        async for found in found_tickets:
+            if not workflow.governs(found.project, found.issue_type, found.request_type):
+                continue
+            since = entered(found.history or (), found.ticket.status, None)
+            if since is None:  # never moved into its status: no stay to count
+                continue
+            stay = Stay(found.ticket, since)
+            running = due(stay, workflow, calendar)
+            if running is not None:
+                yield Running(found, workflow, running, decide_timer(stay, workflow, calendar, now))
+
+
+async def sweep_timers(
+    tracker: Tracker,
+    jobs: JobRecords,
+    workflows: WorkflowSet,
+    zone: str,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int], None] = lambda seen: None,
+) -> Sweep:
+    """Queue every step that is due; with `dry_run`, only say what would be queued."""
+    sweep = Sweep()
+    async for running in running_timers(tracker, workflows, zone, now):
+        sweep.seen += 1
+        progress(sweep.seen)
+        if running.step is None:
+            continue
+        if dry_run:
+            sweep.queued.append(running)
+            continue
+        work = timer_work(running.found.ticket.key, running.workflow.name, running.due.entered, running.step)
+        new = await asyncio.to_thread(jobs.enqueue, tracker.name, [work])
+        (sweep.queued if new else sweep.already).append(running)
+    return sweep
