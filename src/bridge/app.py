@@ -23,6 +23,7 @@ from httpx_aiohttp import AiohttpTransport
 from bridge import __version__
 from bridge.config import Settings
 from bridge.executor import Executor
+from bridge.jobs.rounds import Jobs
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
 from bridge.trackers.base import OfflineTracker, Tracker
 from bridge.trackers.health import NOT_CHECKED, TrackerHealth
@@ -66,6 +67,7 @@ class Services:
     worker: Worker
     client: RestClient | None
     health: TrackerHealth
+    jobs: Jobs
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -128,7 +130,15 @@ def create_app(
         timezone=settings.timezone,
     )
     inbox.on_commit = worker.wake
-    services = Services(settings, store, registry, inbox, worker, client, health)
+    jobs = Jobs(
+        engine,
+        tracker,
+        lambda: registry.current,
+        settings.timezone,
+        timedelta(seconds=settings.reconcile_lookback),
+        worker.wake,
+    )
+    services = Services(settings, store, registry, inbox, worker, client, health, jobs)
 
     api = FastAPI(title="ticket-bridge", version=__version__, lifespan=_lifespan(services))
     api.state.settings = settings
@@ -198,6 +208,17 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
                 max_instances=1,
                 coalesce=True,
             )
+        if settings.sweep_interval > 0 and settings.tracker_configured:
+            for name in ("reconcile", "timers"):
+                scheduler.add_job(
+                    services.jobs.scheduled,
+                    "interval",
+                    args=[name],
+                    seconds=settings.sweep_interval,
+                    id=f"sweep-{name}",
+                    max_instances=1,
+                    coalesce=True,
+                )
         scheduler.start()
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again and again while deliveries arrive.

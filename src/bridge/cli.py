@@ -18,6 +18,10 @@ deliveries_cli = typer.Typer(help="Inspect and replay webhook deliveries.", no_a
 decisions_cli = typer.Typer(help="Read the audit log of decisions.", no_args_is_help=True)
 app.add_typer(deliveries_cli, name="deliveries")
 app.add_typer(decisions_cli, name="decisions")
+sweep_cli = typer.Typer(help="Run a periodic job once, as `bridge serve` does on its schedule.", no_args_is_help=True)
+timers_cli = typer.Typer(help="Running timers: which tickets expire when, and why.", no_args_is_help=True)
+app.add_typer(sweep_cli, name="sweep")
+app.add_typer(timers_cli, name="timers")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -226,6 +230,40 @@ def decisions_list(
     """List decisions, newest first."""
     rows = _store(_settings()).list_decisions(ticket, verdict, limit)
     _print_rows(rows, as_json, ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"])
+
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]
+
+
+@sweep_cli.command("timers")
+def sweep_timers_command(dry_run: DryRun = False) -> None:
+    """Expire and remind what is due now: one line per ticket, then a summary."""
+    import asyncio
+
+    from bridge.jobs.command import sweep
+
+    raise typer.Exit(asyncio.run(sweep(_settings(), "timers", dry_run)))
+
+
+@sweep_cli.command("reconcile")
+def sweep_reconcile_command(dry_run: DryRun = False) -> None:
+    """Find status changes Jira never delivered and judge them: one line per change."""
+    import asyncio
+
+    from bridge.jobs.command import sweep
+
+    raise typer.Exit(asyncio.run(sweep(_settings(), "reconcile", dry_run)))
+
+
+@timers_cli.command("list")
+def timers_list() -> None:
+    """Every ticket with a running timer: since when, when it runs out, what then. Changes
+    nothing."""
+    import asyncio
+
+    from bridge.jobs.command import list_timers
+
+    raise typer.Exit(asyncio.run(list_timers(_settings())))
 
 
 def main() -> None:

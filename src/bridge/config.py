@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     tracker_backoff_seconds: float = Field(0.5, ge=0, description="First retry wait; doubles.")
     tracker_backoff_max_seconds: float = Field(30.0, ge=0, description="Longest retry wait.")
     tracker_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one tracker call.")
+    sweep_interval: float = Field(
+        300.0, ge=0, description="Seconds between timer and reconcile sweeps; 0 turns them off."
+    )
+    reconcile_lookback: float = Field(
+        86400.0, gt=0, description="Seconds the first reconcile looks back for missed changes."
+    )
     tracker_check_seconds: float = Field(
         30.0, gt=0, description="How often the tracker is asked whether it accepts the bridge."
     )

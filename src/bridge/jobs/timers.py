@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bridge.engine import Decision, Found
 from bridge.engine.timers import Due, Stay, decide_timer, due, entered, step_of
@@ -34,6 +35,21 @@ class Running:
     @property
     def step(self) -> str | None:
         return step_of(self.decision)
+
+    def describe(self, zone: ZoneInfo) -> str:
+        """One line: the ticket, its stay, its deadline and what is due."""
+        shown = "%d.%m.%Y %H:%M"
+        timer, due_ = self.due.timer, self.due
+        line = (
+            f"{self.found.ticket.key}  {due_.status} since {due_.entered.astimezone(zone):{shown}}"
+            f"  {timer.after} → {due_.deadline.astimezone(zone):{shown}}"
+        )
+        path = " → ".join(self.workflow.statuses[s] for s in timer.path) or "comment only"
+        line += f"  then {path}  ({self.workflow.name})"
+        upcoming = [r for r in due_.reminders if r > datetime.now(zone)]
+        if upcoming:
+            line += f"  reminder {min(upcoming).astimezone(zone):{shown}}"
+        return line + (f"  DUE: {self.step}" if self.step else "")
 
 
 @dataclass

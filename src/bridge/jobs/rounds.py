@@ -1,0 +1,70 @@
+"""One round of each periodic job, as the scheduler of `bridge serve` and `bridge sweep` run
+it: under the job's lock, with the workflows in force and the time now; what it queues, the
+worker is woken to take up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bridge.jobs.reconcile import Reconciled, sweep_reconcile
+from bridge.jobs.runner import run_exclusive
+from bridge.jobs.timers import Sweep, sweep_timers
+from bridge.store import JobRecords
+from bridge.trackers.base import Tracker
+from bridge.workflows.loader import WorkflowSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Jobs:
+    """What the periodic jobs work with."""
+
+    engine: Engine
+    tracker: Tracker
+    workflows: Callable[[], WorkflowSet]
+    zone: str
+    lookback: timedelta
+    wake: Callable[[], None] = lambda: None
+
+    @property
+    def records(self) -> JobRecords:
+        return JobRecords(self.engine)
+
+    async def timers(self, *, dry_run: bool = False, progress: Callable[[int], None] = lambda n: None) -> Sweep | None:
+        async def work() -> Sweep:
+            return await sweep_timers(
+                self.tracker, self.records, self.workflows(), self.zone, datetime.now(UTC),
+                dry_run=dry_run, progress=progress,
+            )
+
+        sweep = await run_exclusive(self.engine, "timers", work)
+        if sweep is not None and sweep.queued and not dry_run:
+            log.info("timers: %d of %d tickets due, queued", len(sweep.queued), sweep.seen)
+            self.wake()
+        return sweep
+
+    async def reconcile(self, *, dry_run: bool = False, progress: Callable[[int], None] = lambda n: None) -> Reconciled | None:
+        async def work() -> Reconciled:
+            return await sweep_reconcile(
+                self.tracker, self.records, self.workflows(), datetime.now(UTC), self.lookback,
+                dry_run=dry_run, progress=progress,
+            )
+
+        found = await run_exclusive(self.engine, "reconcile", work)
+        if found is not None and found.queued:
+            log.warning("reconcile: %d status changes no delivery brought, queued", found.queued)
+            self.wake()
+        return found
+
+    async def scheduled(self, name: str) -> None:
+        """A scheduler's round: a failure is logged, and the next round covers what it missed."""
+        try:
+            await (self.timers() if name == "timers" else self.reconcile())
+        except Exception:
+            log.exception("%s sweep failed; the next round covers it", name)
