@@ -1,9 +1,9 @@
-"""`python -m bench` (what `make bench` runs): the ingest benchmark, then the revert benchmark.
+"""`python -m bench` (what `make bench` runs): the ingest, revert and timer sweep benchmarks.
 
 Prints a summary table and writes every figure to bench/results/latest.json (git-ignored).
-Everything it starts it stops; it only ever targets 127.0.0.1. About 2 minutes.
+Everything it starts it stops; it only ever targets 127.0.0.1. About 3 minutes.
 
-    .venv/bin/python -m bench [--quick] [--only ingest|revert] [--check] [--keep]
+    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers] [--check] [--keep]
 
 Exit status: 0 when the runs completed (targets met or not: see the table), 1 when a run
 could not be completed or lost a delivery, or, with --check, when a target was missed.
@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, revert
+from bench import ingest, revert, timers
 from bench.common import BRIDGE, ROOT, BenchError, CpuWatch, log, on_termination, stop_all
 
 RESULTS = ROOT / "bench" / "results"
@@ -95,6 +95,16 @@ def summary(results: dict[str, Any]) -> str:
         rows.append(("revert  reverted / sent", f"{r['reverts_seen']} / {r['deliveries_sent']}",
                      "all", "ok" if t["every_delivery_reverted"] else "MISSING"))
         rows.append(("revert  bridge backlog at end", f"{r['bridge_backlog_when_load_ended']}", "", ""))
+    if "timers" in results:
+        s, t = results["timers"]["sweep"], results["timers"]["targets"]
+        ref = results["timers"]["reference"]
+        rows.append(("timers  sweep wall time", f"{s['seconds']} s (search alone {ref['seconds']} s)",
+                     f"< {t['seconds_below']:.0f} s", "met" if t["seconds_met"] else "NOT MET"))
+        rows.append(("timers  sweep peak RSS", f"{s['peak_rss_mb']} MB", f"< {t['rss_mb_below']:.0f} MB",
+                     "met" if t["rss_met"] else "NOT MET"))
+        rows.append(("timers  requests", f"{s['requests']} ({ref['pages']} search pages)", "", ""))
+        rows.append(("timers  closed", f"{s['closed']} / {results['timers']['expired']}", "all",
+                     "ok" if t["all_closed"] else "MISSING"))
     widths = [max(len(row[k]) for row in rows) for k in range(4)]
     head = ("", "figure", "target", "verdict")
     widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
@@ -115,13 +125,16 @@ def targets_met(results: dict[str, Any]) -> bool:
     if "revert" in results:
         t = results["revert"]["targets"]
         checks += [t["p99_met"], t["every_delivery_reverted"]]
+    if "timers" in results:
+        t = results["timers"]["targets"]
+        checks += [t["seconds_met"], t["rss_met"], t["all_closed"]]
     return all(checks)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["ingest", "revert"])
+    parser.add_argument("--only", choices=["ingest", "revert", "timers"])
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the bench)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs, databases)")
@@ -146,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             results["revert"] = revert.run(seconds=4 if args.quick else 20,
                                            settle=10 if args.quick else 30, keep=args.keep)
             print(revert.report(results["revert"]), flush=True)
+        if args.only in (None, "timers"):
+            results["timers"] = timers.run(tickets=1000 if args.quick else 10000, keep=args.keep)
+            print(timers.report(results["timers"]), flush=True)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1
