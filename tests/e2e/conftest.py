@@ -127,6 +127,11 @@ class Bridge:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(BRIDGE), *args], cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=60)
 
+    def cli_json(self, *args: str) -> object:
+        result = self.cli(*args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
     def post(self, payload: dict | bytes, delivery_id: str, secret: str = SECRET) -> httpx.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
         signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
