@@ -86,8 +86,10 @@ def test_an_expired_approval_is_approved_and_closed_by_the_sweep(tmp_path, sheet
 
 def test_a_reminder_is_sent_once_across_two_sweeps(tmp_path, jira):
     history = [{"from": "Waiting for support", "to": "Waiting for customer", "at": ago(days=10), "by": AGENT}]
+    portal = {"customfield_10010": {"requestType": {"id": "30", "name": "Potřebuji podporu"}}}
     jira("POST", "/issues", {"key": "TGS-5", "status": "Waiting for customer", "project": "TGS",
-                             "issuetype": "Potřebuji podporu", "history": history})
+                             "issuetype": "[System] Service request", "fields": portal,
+                             "history": history})
     bridge = Bridge(tmp_path, jira.url)
     sweep(bridge, "timers")
     sweep(bridge, "timers")

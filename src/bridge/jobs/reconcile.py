@@ -54,6 +54,7 @@ async def sweep_reconcile(
             issue_types=workflow.applies_to.issue_types,
             projects=workflow.applies_to.projects,
             updated_since=since,
+            fields=["*all"] if workflow.applies_to.request_types else [],
             with_history=True,
         )
         async for found in found_tickets:

@@ -73,6 +73,7 @@ async def running_timers(
             statuses=[workflow.statuses[sid] for sid in workflow.timers],
             issue_types=workflow.applies_to.issue_types,
             projects=workflow.applies_to.projects,
+            fields=_request_type_fields(workflow),
             with_history=True,
         )
         async for found in found_tickets:
@@ -85,6 +86,12 @@ async def running_timers(
             running = due(stay, workflow, calendar)
             if running is not None:
                 yield Running(found, workflow, running, decide_timer(stay, workflow, calendar, now))
+
+
+def _request_type_fields(workflow: Workflow) -> list[str]:
+    """Every field, where the workflow goes by request type: its field's id differs per site
+    and is found by its shape."""
+    return ["*all"] if workflow.applies_to.request_types else []
 
 
 async def sweep_timers(
