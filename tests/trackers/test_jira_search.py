@@ -15,6 +15,7 @@ from bridge.trackers.base import OfflineTracker, TrackerRejected, TrackerUnavail
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, parse_body, parse_delivery
 from bridge.trackers.jql import search_jql
+from tests.standin import JiraStandin, create_app
 
 BASE = "https://jira.test"
 FAST = RetryPolicy(attempts=3, backoff=0.0, backoff_max=0.05)
@@ -117,6 +118,17 @@ async def test_data_center_search_pages_by_offset_until_the_total():
     found = await every(tracker("datacenter"), projects=["TGS"])
     assert [f.ticket.key for f in found] == ["TGS-1", "TGS-2", "TGS-3", "TGS-4", "TGS-5"]
     assert [call.request.url.params["startAt"] for call in route.calls] == ["0", "2", "4"]
+
+
+@respx.mock
+async def test_a_ticket_updated_during_the_sweep_is_found_once():
+    route = respx.get(DC_SEARCH)
+    route.side_effect = [  # TGS-2 was updated after the first page: the order puts it last
+        httpx.Response(200, json={"startAt": 0, "total": 4, "issues": [issue("TGS-1"), issue("TGS-2")]}),
+        httpx.Response(200, json={"startAt": 2, "total": 4, "issues": [issue("TGS-3"), issue("TGS-2")]}),
+    ]
+    found = await every(tracker("datacenter"), projects=["TGS"])
+    assert [f.ticket.key for f in found] == ["TGS-1", "TGS-2", "TGS-3"]
 
 
 @respx.mock
@@ -242,3 +254,75 @@ async def test_without_a_tracker_a_search_finds_nothing_and_reads_fail():
         await offline.history("SRV-1")
     with pytest.raises(TrackerUnavailable, match="no tracker configured"):
         await offline.ticket("SRV-1")
+
+
+# -- through the stand-in --------------------------------------------------------------------
+def through(standin: JiraStandin) -> JiraTracker:
+    transport = httpx.ASGITransport(app=create_app(standin))
+    client = RestClient("https://jira.test", transport=transport, user="bridge", token="t")
+    return JiraTracker(client, deployment=standin.deployment, retry=FAST)
+
+
+def waiting_since(entered: datetime, sent_back: bool = False) -> list[dict]:
+    """A ticket's way to approval; `sent_back`: approval was refused once and asked again."""
+    way = [("Nový", "Realizace", entered - timedelta(days=3), AGENT)]
+    if sent_back:
+        way += [("Realizace", "Ke schválení", entered - timedelta(days=2), AGENT),
+                ("Ke schválení", "Realizace", entered - timedelta(days=1), CUSTOMER)]
+    way.append(("Realizace", "Ke schválení", entered, AGENT))
+    return [{"from": frm, "to": to, "at": at.isoformat(), "by": by} for frm, to, at, by in way]
+
+
+def seeded(deployment: str = "cloud", count: int = 250) -> tuple[JiraStandin, dict[str, datetime]]:
+    standin = JiraStandin(deployment=deployment)
+    entered = {}
+    for n in range(1, count + 1):
+        entered[f"SRV-{n}"] = datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(minutes=13 * n)
+        standin.add_issue({"key": f"SRV-{n}", "status": "Ke schválení",
+                           "history": waiting_since(entered[f"SRV-{n}"], sent_back=n % 3 == 0)})
+    for n in range(1, 31):  # not waiting for approval: never found
+        standin.add_issue({"key": f"SRV-{500 + n}", "status": "Realizace"})
+    return standin, entered
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
+async def test_a_sweep_over_250_tickets_takes_one_call_a_page(deployment):
+    standin, entered = seeded(deployment)
+    found = await every(through(standin), statuses=["Ke schválení"], projects=["SRV"], with_history=True)
+
+    assert sorted(f.ticket.key for f in found) == sorted(entered)  # each once
+    for one in found:
+        kept = standin.issue_state(standin.issues[one.ticket.key])["history"]
+        assert [(c.id, c.from_status, c.to_status) for c in one.history] == [
+            (h["id"], h["from"], h["to"]) for h in kept]
+        assert one.history[-1].at == entered[one.ticket.key]  # the last entry: the timer's start
+    assert [f.updated for f in found] == sorted(f.updated for f in found)
+    assert len(standin.calls) == 3  # 100 + 100 + 50 tickets
+    assert {call["path"] for call in standin.calls} == {
+        "/rest/api/3/search/jql" if deployment == "cloud" else "/rest/api/2/search"}
+
+
+async def test_a_history_longer_than_the_search_shows_is_read_for_that_ticket_alone():
+    standin, _ = seeded(count=120)
+    long = waiting_since(datetime(2026, 10, 1, tzinfo=UTC))
+    for day in range(2, 24):  # sent back and forth 44 more times
+        long += [{"from": "Ke schválení", "to": "Realizace", "at": f"2026-10-{day:02d}T09:00:00Z"},
+                 {"from": "Realizace", "to": "Ke schválení", "at": f"2026-10-{day:02d}T10:00:00Z"}]
+    standin.add_issue({"key": "SRV-900", "status": "Ke schválení", "history": long})
+
+    found = await every(through(standin), statuses=["Ke schválení"], with_history=True)
+    (whole,) = [f.history for f in found if f.ticket.key == "SRV-900"]
+    assert len(whole) == 46 and whole[0].to_status == "Realizace"
+    assert sorted(call["path"] for call in standin.calls) == [  # two pages, its changelog once
+        "/rest/api/3/issue/SRV-900/changelog", "/rest/api/3/search/jql", "/rest/api/3/search/jql"]
+
+
+async def test_a_change_read_in_a_sweep_has_the_id_its_webhook_carried():
+    standin, _ = seeded(count=3)
+    transport = httpx.ASGITransport(app=create_app(standin))
+    async with httpx.AsyncClient(transport=transport, base_url="https://jira.test") as site:
+        delivery = (await site.post("/_standin/issues/SRV-2/transition",
+                                    json={"to": "Schváleno", "user": CUSTOMER})).json()
+    history = await through(standin).history("SRV-2")
+    assert history[-1].id == delivery["changelog"]["id"]
+    assert history[-1].actor == parse_delivery(delivery).actor

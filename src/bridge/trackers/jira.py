@@ -242,12 +242,16 @@ class JiraTracker:
         }
         if with_history:
             query["expand"] = "changelog"
+        seen: set[str] = set()
         async for path, issues in self._search_pages(query):
             for issue in issues:
                 try:
                     found = searched(issue, with_history=with_history)
                 except MalformedDelivery as exc:
                     raise TrackerRejected(f"GET {self._api}{path} answered an unusable issue: {exc}") from None
+                if found.ticket.key in seen:
+                    continue  # updated during the sweep, it moved on to a later page
+                seen.add(found.ticket.key)
                 if updated_since and found.updated and found.updated < updated_since:
                     continue  # let in only by the time zones' overlap (see jql.py)
                 if with_history and found.history is None:
