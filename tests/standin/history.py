@@ -42,8 +42,9 @@ def seeded(standin: JiraStandin, entries: Any, status: str) -> list[Change]:
     must end in the ticket's status (ValueError, which the control answers with a 400)."""
     if not isinstance(entries, list):
         raise ValueError("history must be a list of {from, to, at, by}, oldest first")
-    changes = [Change(standin.next_id(), entry.get("by") or standin.account, parse_time(entry["at"]),
-                      entry.get("from"), entry["to"]) for entry in entries]
+    changes = [Change(standin.next_id(), entry.get("by") or standin.account,
+                      parse_time(entry["at"]), entry.get("from"), entry["to"])
+               for entry in entries]
     if changes and changes[-1].to_status != status:
         raise ValueError(f"history ends in {changes[-1].to_status!r}, the status is {status!r}")
     if any(later.at < earlier.at for earlier, later in zip(changes, changes[1:])):

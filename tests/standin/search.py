@@ -141,7 +141,8 @@ def parse(jql: str, zone: tzinfo) -> Query:
 
 
 def _unexpected(token: Token, wanted: str) -> Refused:
-    if token.text.casefold() in ("or", "not", "was", "changed", "is", "~", "!~"):
+    if token.kind != "string" and token.text.casefold() in ("or", "not", "was", "changed", "is",
+                                                             "~", "!~"):
         return syntax(f"the Jira stand-in does not support '{token.text}'.", token.at)
     if token.text == "(":
         return syntax("the Jira stand-in does not support grouping with parentheses.", token.at)
@@ -155,7 +156,8 @@ def _condition(reader: _Reader, zone: tzinfo) -> Condition:
     name = token.text.casefold()
     field = NAMES.get(name) or DATES.get(name)
     if field is None:
-        raise Refused(f"Field '{token.text}' does not exist or you do not have permission to view it.")
+        raise Refused(f"Field '{token.text}' does not exist or you do not have permission to "
+                      "view it.")
     if reader.word("not"):
         if not reader.word("in"):
             raise _unexpected(reader.take("'IN'"), "'IN'")
@@ -165,7 +167,8 @@ def _condition(reader: _Reader, zone: tzinfo) -> Condition:
     if operator is None:
         raise _unexpected(reader.take("an operator"), "an operator")
     if operator not in (NAME_OPERATORS if field in NAMES.values() else DATE_OPERATORS):
-        raise syntax(f"the Jira stand-in does not support '{operator}' on '{token.text}'.", token.at)
+        raise syntax(f"the Jira stand-in does not support '{operator}' on '{token.text}'.",
+                     token.at)
     values = _list(reader) if operator in ("in", "not in") else (_value(reader),)
     if field in DATES.values():
         return Condition(field, operator, tuple(_date(value, field, zone) for value in values))
@@ -185,11 +188,13 @@ def _list(reader: _Reader) -> tuple[str, ...]:
 
 def _value(reader: _Reader) -> str:
     token = reader.take("a value")
-    if token.kind == "op" or (token.kind == "word" and token.text.casefold() in ("and", "or", "order")):
+    reserved = token.kind == "word" and token.text.casefold() in ("and", "or", "order")
+    if token.kind == "op" or reserved:
         raise syntax(f"Expecting either a value, list or function but got '{token.text}'. You must "
                      f"surround '{token.text}' in quotation marks to use it as a value.", token.at)
-    if token.kind == "word" and token.text.endswith(")"):
-        raise syntax("the Jira stand-in does not support functions.", token.at)
+    following = reader.peek()
+    if token.kind == "word" and following is not None and following.text == "(":
+        raise syntax(f"the Jira stand-in does not support functions ({token.text}).", token.at)
     return token.text
 
 
@@ -198,10 +203,11 @@ def _date(value: str, field: str, zone: tzinfo) -> datetime:
     if moment is not None:
         return moment
     if re.fullmatch(r"[-+]?\d+[wdhm](\s*\d+[wdhm])*", value):
-        raise Refused(f"Error in the JQL Query: the Jira stand-in does not support the period '{value}'.")
+        raise Refused("Error in the JQL Query: the Jira stand-in does not support the period "
+                      f"'{value}'.")
     formats = ", ".join(f"'{f}'" for f in JQL_FORMATS.values())
     raise Refused(f"Date value '{value}' for field '{field}' is invalid. Valid formats include: "
-                   f"{formats}, or a period format e.g. '-5d', '4w 2d'.")
+                  f"{formats}, or a period format e.g. '-5d', '4w 2d'.")
 
 
 def _order(reader: _Reader) -> tuple[tuple[str, bool], ...]:
@@ -210,7 +216,8 @@ def _order(reader: _Reader) -> tuple[tuple[str, bool], ...]:
     order = []
     while True:
         token = reader.take("a field name")
-        field = DATES.get(token.text.casefold()) or ("key" if token.text.casefold() in ("key", "issuekey") else None)
+        name = token.text.casefold()
+        field = DATES.get(name) or ("key" if name in ("key", "issuekey") else None)
         if field is None:
             raise syntax(f"the Jira stand-in does not order by '{token.text}'.", token.at)
         order.append((field, reader.word("asc", "desc") == "desc"))
@@ -280,7 +287,8 @@ def found(standin: JiraStandin, query: Query) -> list[Issue]:
 
 
 # -- pages -------------------------------------------------------------------------------------
-def enhanced(standin: JiraStandin, params: dict[str, Any], base: str, version: str) -> dict[str, Any]:
+def enhanced(standin: JiraStandin, params: dict[str, Any], base: str,
+             version: str) -> dict[str, Any]:
     """A page of Cloud's enhanced search (`/search/jql`): at most 100 issues (5000 when only
     ids or keys are asked for), the next page named by an opaque token, none on the last."""
     jql = str(params.get("jql") or "")
@@ -289,7 +297,8 @@ def enhanced(standin: JiraStandin, params: dict[str, Any], base: str, version: s
     if not query.conditions:
         raise Refused(UNBOUNDED)
     fields = str(params.get("fields") or "id")  # the enhanced search answers ids alone by default
-    most = _page_size(params.get("maxResults"), 5000 if set(fields.split(",")) <= {"id", "key"} else 100)
+    ids_only = set(fields.split(",")) <= {"id", "key"}
+    most = _page_size(params.get("maxResults"), 5000 if ids_only else 100)
     start = _offset_of(params.get("nextPageToken"), jql)
     hits = found(standin, query)
     changelog = "changelog" in str(params.get("expand") or "").split(",")
@@ -301,7 +310,8 @@ def enhanced(standin: JiraStandin, params: dict[str, Any], base: str, version: s
     return body
 
 
-def by_offset(standin: JiraStandin, params: dict[str, Any], base: str, version: str) -> dict[str, Any]:
+def by_offset(standin: JiraStandin, params: dict[str, Any], base: str,
+              version: str) -> dict[str, Any]:
     """A page of Data Center's search: from `startAt`, at most 1000 issues (its default
     limit), with the `total`; an issue's changelog comes whole."""
     query = parse(str(params.get("jql") or ""), standin.zone)

@@ -31,7 +31,8 @@ def now() -> datetime:
 def jira_time(moment: datetime, where: tzinfo) -> str:
     """`moment` as Jira writes it, in the zone `where`: 2026-11-20T16:02:41.508+0100."""
     local = moment.astimezone(where)
-    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + local.strftime("%z")
+    millis = f"{local.microsecond // 1000:03d}"
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + millis + local.strftime("%z")
 
 
 def parse_time(text: str) -> datetime:

@@ -37,7 +37,8 @@ def change(ident: int, created: str, to: str, frm: str | None = None, by: dict =
 
 def edit(ident: int, created: str) -> dict:
     """A changelog entry that changed another field only."""
-    item = {"field": "priority", "fieldtype": "jira", "fieldId": "priority", "fromString": "Low", "toString": "High"}
+    item = {"field": "priority", "fieldtype": "jira", "fieldId": "priority", "fromString": "Low",
+            "toString": "High"}
     return {"id": str(ident), "author": AGENT, "created": created, "items": [item]}
 
 
@@ -326,3 +327,15 @@ async def test_a_change_read_in_a_sweep_has_the_id_its_webhook_carried():
     history = await through(standin).history("SRV-2")
     assert history[-1].id == delivery["changelog"]["id"]
     assert history[-1].actor == parse_delivery(delivery).actor
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "America/Los_Angeles", "Europe/Prague", "Pacific/Kiritimati"])
+async def test_a_search_by_time_finds_what_changed_since_in_any_time_zone_of_the_account(zone):
+    standin = JiraStandin()
+    standin.reset(account={"timeZone": zone})  # Jira reads the JQL date in this zone
+    since = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    for key, hours in (("SRV-1", -1), ("SRV-2", 1), ("SRV-3", 11), ("SRV-4", -13)):
+        updated = since + timedelta(hours=hours)
+        standin.add_issue({"key": key, "status": "Realizace", "updated": updated.isoformat()})
+    found = await every(through(standin), statuses=["Realizace"], updated_since=since)
+    assert [f.ticket.key for f in found] == ["SRV-2", "SRV-3"]

@@ -248,7 +248,9 @@ class JiraTracker:
                 try:
                     found = searched(issue, with_history=with_history)
                 except MalformedDelivery as exc:
-                    raise TrackerRejected(f"GET {self._api}{path} answered an unusable issue: {exc}") from None
+                    raise TrackerRejected(
+                        f"GET {self._api}{path} answered an unusable issue: {exc}"
+                    ) from None
                 if found.ticket.key in seen:
                     continue  # updated during the sweep, it moved on to a later page
                 seen.add(found.ticket.key)
