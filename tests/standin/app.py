@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from .rest import NOT_JSON, answer
 from .state import JiraStandin
+from .times import parse_time
 
 
 async def _rest(request: Request) -> Response:
@@ -65,7 +66,9 @@ def _issue(standin: JiraStandin, data: Any, request: Request) -> Any:
 
 
 def _person_moves(standin: JiraStandin, data: Any, request: Request) -> Any:
-    """A person (default: the bridge's account) sets the status, as if in Jira's UI or portal."""
+    """A person (default: the bridge's account) sets the status, as if in Jira's UI or portal,
+    at `at` (default now). With `"webhook": false` the change is kept but no webhook goes out,
+    as when Jira gave up delivering it."""
     issue = standin.find_issue(request.path_params["key"])
     if issue is None:
         return JSONResponse({"error": "no such issue"}, 404)
@@ -73,8 +76,10 @@ def _person_moves(standin: JiraStandin, data: Any, request: Request) -> Any:
     comment = None
     if data.get("comment") is not None:
         comment = standin.add_comment(issue, {"body": data["comment"]}, base, "2", author=user)
-    event = standin.move(issue, data["to"], by=user, base=base, comment=comment)
-    standin.emit(event)
+    at = parse_time(data["at"]) if data.get("at") else None
+    event = standin.move(issue, data["to"], by=user, base=base, comment=comment, at=at)
+    if data.get("webhook", True):
+        standin.emit(event)
     return event
 
 

@@ -12,12 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import history, search
 from .adf import comment_problem
 from .openapi import methods_of, resolve
 from .state import Issue, JiraStandin
 
 ISSUE_NOT_FOUND = ["Issue does not exist or you do not have permission to see it."]
 ISSUE_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+SEARCH_REMOVED = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
+                  "API. A full migration guideline is available at "
+                  "https://developer.atlassian.com/changelog/#CHANGE-2046")
 
 
 def jira_error(status: int, *messages: str, **errors: str) -> tuple[int, dict[str, Any]]:
@@ -31,6 +35,12 @@ class RestCall:
     query: dict[str, str]
     body: Any
     base: str
+    path: str = ""
+
+
+def not_here(call: RestCall) -> tuple[int, Any]:
+    """Jira's 404 for a resource its deployment does not have (Cloud's API is a superset)."""
+    return 404, {"message": f"null for uri: {call.base}{call.path}", "status-code": 404}
 
 
 Handler = Callable[[JiraStandin, RestCall], tuple[int, Any]]
@@ -54,7 +64,56 @@ def _get_issue(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int,
     expand = call.query.get("expand", "").split(",")
     body = standin.issue_json(issue, call.base, call.version, call.query.get("fields"),
                               with_transitions="transitions" in expand)
+    if "changelog" in expand:
+        most = None if standin.deployment == "datacenter" else history.ISSUE_CHANGELOG_MOST
+        body["changelog"] = history.expanded(standin, issue, call.base, most)
     return 200, {"expand": ISSUE_EXPANDS, **body}
+
+
+def _get_changelog(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    if standin.deployment == "datacenter":
+        return not_here(call)
+    issue = standin.find_issue(call.params["issueIdOrKey"])
+    if issue is None:
+        return jira_error(404, *ISSUE_NOT_FOUND)
+    start, most = call.query.get("startAt", "0"), call.query.get("maxResults", "100")
+    if not (start.isdigit() and most.isdigit()):
+        return jira_error(400, "startAt and maxResults must be numbers.")
+    return 200, history.page(standin, issue, call.base, int(start), int(most))
+
+
+def _searched(standin: JiraStandin, call: RestCall, params: dict[str, Any]) -> tuple[int, Any]:
+    if standin.deployment == "datacenter":
+        return not_here(call)  # Data Center has only /search
+    try:
+        return 200, search.enhanced(standin, params, call.base, call.version)
+    except search.Refused as exc:
+        return jira_error(400, str(exc))
+
+
+def _search_jql(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    return _searched(standin, call, call.query)
+
+
+def _posted(call: RestCall) -> dict[str, Any]:
+    """A search's body as its query parameters: lists (fields, expand) joined by commas."""
+    body = call.body if isinstance(call.body, dict) else {}
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in body.items()}
+
+
+def _search_jql_posted(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    return _searched(standin, call, _posted(call))
+
+
+def _search_by_offset(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    """Data Center's search; Cloud removed it for the enhanced search and answers 410."""
+    if standin.deployment == "cloud":
+        return jira_error(410, SEARCH_REMOVED)
+    params = call.query if call.body is None else _posted(call)
+    try:
+        return 200, search.by_offset(standin, params, call.base, call.version)
+    except search.Refused as exc:
+        return jira_error(400, str(exc))
 
 
 @_on_issue
@@ -173,6 +232,11 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/comment/{commentId}/properties/{propertyKey}"): _get_comment_property,
     ("GET", "/rest/api/3/mypermissions"): _my_permissions,
     ("GET", "/rest/api/3/status"): _statuses,
+    ("GET", ISSUE + "/changelog"): _get_changelog,
+    ("GET", "/rest/api/3/search/jql"): _search_jql,
+    ("POST", "/rest/api/3/search/jql"): _search_jql_posted,
+    ("GET", "/rest/api/3/search"): _search_by_offset,
+    ("POST", "/rest/api/3/search"): _search_by_offset,
 }
 
 
@@ -210,7 +274,7 @@ async def answer(standin: JiraStandin, method: str, path: str, query: dict[str, 
         return (*jira_error(501, message), {})
     if body is NOT_JSON:
         return (*jira_error(400, "Unexpected character in the request body: it is not JSON."), {})
-    result = handler(standin, RestCall(version, params, query, body, base))
+    result = handler(standin, RestCall(version, params, query, body, base, path))
     if fault and fault.late_ms:  # done; the answer comes after the client gave up
         await asyncio.sleep(fault.late_ms / 1000)
     return (*result, {})

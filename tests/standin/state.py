@@ -12,10 +12,13 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import httpx
+
+from .history import Change, seeded, state_json
+from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
 
 INTERNAL_COMMENT_PROPERTY = "sd.public.comment"
 STATUS_CATEGORIES = {
@@ -37,13 +40,6 @@ DEFAULT_ACCOUNT = {
 }
 
 
-def now_jira() -> str:
-    """The current time as Jira writes it: 2026-11-20T16:02:41.508+0100."""
-    now = datetime.now().astimezone()
-    millis = f"{now.microsecond // 1000:03d}"
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + millis + now.strftime("%z")
-
-
 @dataclass
 class Issue:
     id: str
@@ -52,7 +48,7 @@ class Issue:
     fields: dict[str, Any]
     transitions: dict[str, list[dict[str, str]]] | None
     comments: list[dict[str, Any]]
-    history: list[dict[str, Any]]
+    history: list[Change]  # its status changes, oldest first
 
 
 @dataclass
@@ -91,6 +87,7 @@ class JiraStandin:
             raise ValueError(f"deployment must be cloud or datacenter, not {deployment!r}")
         self.deployment = deployment
         self.account = {**DEFAULT_ACCOUNT, **(account or {})}
+        self.zone: tzinfo = zone(self.account.get("timeZone"))  # the account's: Jira answers in it
         self.credentials = list(credentials) if credentials else None
         self.statuses = {name: {"id": status_id, "category": "indeterminate"}
                          for name, status_id in DEFAULT_STATUSES.items()}
@@ -144,6 +141,8 @@ class JiraStandin:
         return result
 
     def add_issue(self, data: dict[str, Any]) -> Issue:
+        """A ticket as a seed describes it; with `history` (oldest first, ending in its
+        status) it was created at the first change and last updated at the last one."""
         key = data["key"]
         self.set_workflow({}, data.get("statuses"))
         issuetype = data.get("issuetype", "Servis")
@@ -153,18 +152,20 @@ class JiraStandin:
         project = data.get("project", key.split("-")[0])
         if not isinstance(project, dict):
             project = {"id": "10001", "key": project, "name": project}
-        now = now_jira()
+        status = data.get("status", "Nový")
+        history = seeded(self, data.get("history", []), status)
+        created = history[0].at if history else now()
+        updated = parse_time(data["updated"]) if "updated" in data else (
+            history[-1].at if history else created)
         fields = {
             "summary": f"Ticket {key}", "issuetype": issuetype, "project": project,
-            "priority": {"id": "3", "name": "Medium"},
-            "reporter": None, "assignee": None, "created": now, "updated": now,
-            **data.get("fields", {}),
+            "priority": {"id": "3", "name": "Medium"}, "reporter": None, "assignee": None,
+            "created": self.time(created), "updated": self.time(updated), **data.get("fields", {}),
         }
         fields.pop("status", None)
         table = data.get("transitions")
-        issue = Issue(str(data.get("id") or 20000 + next(self._seq)), key,
-                      data.get("status", "Nový"), fields,
-                      None if table is None else self._transition_table(table), [], [])
+        issue = Issue(str(data.get("id") or 20000 + next(self._seq)), key, status, fields,
+                      None if table is None else self._transition_table(table), [], history)
         self.status(issue.status)
         self.issues[key] = issue
         return issue
@@ -190,6 +191,14 @@ class JiraStandin:
         self.webhook = {"url": url, "secret": secret, "deployment": deployment} if url else None
 
     # --- lookups and Jira shapes -------------------------------------------------------------
+    def next_id(self) -> str:
+        """A fresh id for a changelog entry."""
+        return str(40000 + next(self._seq))
+
+    def time(self, moment: datetime) -> str:
+        """`moment` as Jira writes it to the bridge's account, in its time zone."""
+        return jira_time(moment, self.zone)
+
     def status(self, name: str) -> dict[str, str]:
         """The status called `name`, registered with a fresh id when new."""
         if name not in self.statuses:
@@ -252,7 +261,7 @@ class JiraStandin:
     def user_json(self, user: dict[str, Any], base: str,
                   deployment: str | None = None) -> dict[str, Any]:
         """A user as this deployment shows one: Cloud by accountId, Data Center by name/key."""
-        user = {"accountType": "atlassian", "active": True, "timeZone": "Europe/Prague", **user}
+        user = {"accountType": "atlassian", "active": True, "timeZone": DEFAULT_ZONE, **user}
         if (deployment or self.deployment) == "cloud" and "accountId" in user:
             keys = ("accountId", "accountType", "displayName", "emailAddress", "active", "timeZone")
             link = f"{base}/rest/api/3/user?accountId={user['accountId']}"
@@ -263,7 +272,7 @@ class JiraStandin:
 
     def issue_state(self, issue: Issue) -> dict[str, Any]:
         return {"key": issue.key, "id": issue.id, "status": issue.status, "fields": issue.fields,
-                "comments": issue.comments, "history": issue.history}
+                "comments": issue.comments, "history": state_json(self, issue)}
 
     # --- changes -----------------------------------------------------------------------------
     def add_comment(self, issue: Issue, payload: dict[str, Any], base: str, version: str,
@@ -273,11 +282,11 @@ class JiraStandin:
             and isinstance(p.get("value"), dict) and p["value"].get("internal") in (True, "true")
             for p in payload.get("properties") or []
         )
-        comment_id, now = str(30000 + next(self._seq)), now_jira()
+        comment_id, made = str(30000 + next(self._seq)), self.time(now())
         who = self.user_json(author or self.account, base)
         comment = {"self": f"{base}/rest/api/{version}/issue/{issue.id}/comment/{comment_id}",
                    "id": comment_id, "author": who, "body": payload["body"], "updateAuthor": who,
-                   "created": now, "updated": now, "jsdPublic": not internal}
+                   "created": made, "updated": made, "jsdPublic": not internal}
         if "visibility" in payload:
             comment["visibility"] = payload["visibility"]
         self.comment_properties[comment_id] = {
@@ -285,32 +294,33 @@ class JiraStandin:
             if isinstance(p, dict) and isinstance(p.get("key"), str)
         }
         issue.comments.append(comment)
-        issue.fields["updated"] = now
+        issue.fields["updated"] = made
         return comment
 
     def move(self, issue: Issue, to: str, *, by: dict[str, Any], base: str,
-             comment: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Set the status as `by` did; return the jira:issue_updated delivery Jira would send."""
+             comment: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+        """Set the status as `by` did (at `at`, default now) and keep the change in the
+        history; return the jira:issue_updated delivery Jira would send for it."""
+        change = Change(self.next_id(), by, at or now(), issue.status, to)
         item = {"field": "status", "fieldtype": "jira", "fieldId": "status",
                 "from": self.status(issue.status)["id"], "fromString": issue.status,
                 "to": self.status(to)["id"], "toString": to}
-        issue.history.append({"from": issue.status, "to": to,
-                              "by": by.get("accountId") or by.get("name"), "at": time.monotonic()})
+        issue.history.append(change)
         issue.status = to
-        issue.fields["updated"] = now_jira()
+        issue.fields["updated"] = self.time(change.at)
         deployment = (self.webhook or {}).get("deployment") or self.deployment
-        event = {"timestamp": int(time.time() * 1000), "webhookEvent": "jira:issue_updated",
+        event = {"timestamp": int(change.at.timestamp() * 1000), "webhookEvent": "jira:issue_updated",
                  "issue_event_type_name": "issue_generic",
                  "user": self.user_json(by, base, deployment),
                  "issue": self.issue_json(issue, base, "2"),
-                 "changelog": {"id": str(40000 + next(self._seq)), "items": [item]}}
+                 "changelog": {"id": change.id, "items": [item]}}
         if comment:
             event["comment"] = comment
         return event
 
     def take_fault(self, method: str, path: str) -> Fault | None:
-        now = time.monotonic()
-        self.faults = [f for f in self.faults if f.until is None or f.until > now]
+        clock = time.monotonic()
+        self.faults = [f for f in self.faults if f.until is None or f.until > clock]
         for fault in self.faults:
             if fault.method in (None, method) and re.search(fault.path_regex, path):
                 if fault.until is not None:  # an outage: every call until it ends

@@ -161,6 +161,26 @@ class OfflineTracker:
     async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
         return ()  # only the delivery's own comment is seen
 
+    async def search(
+        self,
+        *,
+        statuses: Iterable[str] = (),
+        issue_types: Iterable[str] = (),
+        projects: Iterable[str] = (),
+        updated_since: datetime | None = None,
+        fields: Iterable[str] = (),
+        with_history: bool = False,
+    ) -> AsyncIterator[Found]:
+        """Nothing: with no tracker there is nothing to find, and a sweep finds nothing to do."""
+        for found in ():
+            yield found
+
+    async def history(self, ticket: str) -> tuple[StatusChange, ...]:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def ticket(self, key: str, fields: Iterable[str] = ()) -> Ticket:
+        raise TrackerUnavailable("no tracker configured")
+
     async def transition(self, ticket: str, transition_id: str) -> None:
         raise TrackerUnavailable("no tracker configured")
 

@@ -8,7 +8,9 @@ in configured groups on Data Center (looked up once per user and cached).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
@@ -22,6 +24,7 @@ from bridge.trackers.base import (
     TrackerUnavailable,
 )
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
+from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
 from bridge.trackers.jira_parsing import (
     comment_text,
     completed,
@@ -31,11 +34,17 @@ from bridge.trackers.jira_parsing import (
     parse_delivery,
     webhook_of,
 )
+from bridge.trackers.jql import search_jql
 
 __all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body", "parse_delivery"]
 
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
+SEARCH_FIELDS = (*STATUS_FIELDS, "updated")
+# Tickets per search page: the most Jira Cloud returns when fields are asked for. Changelog
+# entries per page of an issue's changelog: the most Jira Cloud returns.
+SEARCH_PAGE = 100
+CHANGELOG_PAGE = 100
 # What the bridge does on a ticket, as Jira's permission keys.
 NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment"}
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
@@ -193,10 +202,15 @@ class JiraTracker:
         return tuple(comment for comment in listed if comment is not None)
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
+        assert event.ticket is not None
+        return await self.ticket(event.ticket, fields)
+
+    async def ticket(self, key: str, fields: Iterable[str] = ()) -> Ticket:
+        """The ticket as it is now, with the transitions open from its status (one read)."""
         wanted = ",".join(dict.fromkeys([*STATUS_FIELDS, *fields]))
         issue = (
             await self._call(
-                "GET", f"/issue/{segment(event.ticket)}", params={"fields": wanted, "expand": "transitions"}
+                "GET", f"/issue/{segment(key)}", params={"fields": wanted, "expand": "transitions"}
             )
         ).json()
         found = issue.get("fields") or {}
@@ -204,7 +218,105 @@ class JiraTracker:
             Transition(str(t["id"]), t.get("name", ""), _name(t.get("to")) or "")
             for t in issue.get("transitions") or []
         )
-        return Ticket(issue.get("key", event.ticket), _name(found.get("status")) or "", found, transitions)
+        return Ticket(issue.get("key", key), _name(found.get("status")) or "", found, transitions)
+
+    # -- what periodic jobs read ---------------------------------------------------------
+    async def search(
+        self,
+        *,
+        statuses: Iterable[str] = (),
+        issue_types: Iterable[str] = (),
+        projects: Iterable[str] = (),
+        updated_since: datetime | None = None,
+        fields: Iterable[str] = (),
+        with_history: bool = False,
+    ) -> AsyncIterator[Found]:
+        """Tickets matching every condition, oldest update first, yielded page by page.
+
+        With `with_history`, the search asks for the changelog along with the tickets, and
+        an issue's changelog is read on its own only where the answer does not hold all of
+        it: the calls grow with the pages and with such tickets, not with every ticket.
+        """
+        query = {
+            "jql": search_jql(
+                statuses=statuses, issue_types=issue_types, projects=projects, since=updated_since
+            ),
+            "fields": ",".join(dict.fromkeys([*SEARCH_FIELDS, *fields])),
+            "maxResults": str(SEARCH_PAGE),
+        }
+        if with_history:
+            query["expand"] = "changelog"
+        seen: set[str] = set()
+        async for path, issues in self._search_pages(query):
+            for issue in issues:
+                try:
+                    found = searched(issue, with_history=with_history)
+                except MalformedDelivery as exc:
+                    raise TrackerRejected(
+                        f"GET {self._api}{path} answered an unusable issue: {exc}"
+                    ) from None
+                if found.ticket.key in seen:
+                    continue  # updated during the sweep, it moved on to a later page
+                seen.add(found.ticket.key)
+                if updated_since and found.updated and found.updated < updated_since:
+                    continue  # let in only by the time zones' overlap (see jql.py)
+                if with_history and found.history is None:
+                    found = replace(found, history=await self.history(found.ticket.key))
+                yield found
+
+    def _search_pages(self, query: dict[str, str]) -> AsyncIterator[tuple[str, list[Any]]]:
+        """The issues of each page, one call a page: Cloud's enhanced search goes on with
+        the token each page gives for the next, Data Center's search by offset."""
+        return self._cloud_pages(query) if self.deployment == "cloud" else self._datacenter_pages(query)
+
+    async def _cloud_pages(self, query: dict[str, str]) -> AsyncIterator[tuple[str, list[Any]]]:
+        path, token = "/search/jql", None
+        while True:
+            params = query if token is None else {**query, "nextPageToken": token}
+            page = (await self._call("GET", path, params=params)).json()
+            yield path, page.get("issues") or []
+            token = page.get("nextPageToken")
+            if not token or page.get("isLast") is True:
+                return
+
+    async def _datacenter_pages(self, query: dict[str, str]) -> AsyncIterator[tuple[str, list[Any]]]:
+        path, start = "/search", 0
+        while True:
+            page = (await self._call("GET", path, params={**query, "startAt": str(start)})).json()
+            issues = page.get("issues") or []
+            yield path, issues
+            start += len(issues)
+            if not issues or start >= int(page.get("total") or 0):
+                return
+
+    async def history(self, ticket: str) -> tuple[StatusChange, ...]:
+        """The ticket's whole status history, oldest first. Cloud pages through the issue's
+        changelog; Data Center has no such resource and answers the whole changelog with
+        the issue."""
+        if self.deployment == "cloud":
+            path = f"/issue/{segment(ticket)}/changelog"
+            entries = [entry async for entry in self._changelog(path)]
+        else:
+            path = f"/issue/{segment(ticket)}"
+            params = {"fields": "status", "expand": "changelog"}
+            issue = (await self._call("GET", path, params=params)).json()
+            entries = (issue.get("changelog") or {}).get("histories") or []
+        try:
+            return oldest_first(status_changes(entries, f"{ticket}: changelog"))
+        except MalformedDelivery as exc:
+            raise TrackerRejected(f"GET {self._api}{path} answered an unusable changelog: {exc}") from None
+
+    async def _changelog(self, path: str) -> AsyncIterator[Any]:
+        start = 0
+        while True:
+            params = {"startAt": str(start), "maxResults": str(CHANGELOG_PAGE)}
+            page = (await self._call("GET", path, params=params)).json()
+            values = page.get("values") or []
+            for entry in values:
+                yield entry
+            start += len(values)
+            if not values or page.get("isLast", start >= int(page.get("total") or 0)):
+                return
 
     # -- changes: one attempt each; the executor retries after looking what was applied --
     async def transition(self, ticket: str, transition_id: str) -> None:
