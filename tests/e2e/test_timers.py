@@ -57,7 +57,8 @@ def test_an_expired_approval_is_approved_and_closed_by_the_sweep(tmp_path, sheet
                          ("Ke schválení", "Vráceno klientem", ago(days=7)))
     bridge = Bridge(tmp_path, jira.url)
 
-    listed = bridge.cli("timers", "list").stdout.splitlines()
+    shown = bridge.cli("timers", "list")
+    listed = shown.stdout.splitlines()
     assert [line.split()[0] for line in listed[:-1]] == ["SRV-1", "SRV-2"]
     assert "DUE: expire" in listed[0] and "DUE" not in listed[1]
     assert listed[-1] == "2 tickets with a running timer"

@@ -69,6 +69,8 @@ async def sweep(settings: Settings, job: str, dry_run: bool) -> int:
             summary = f"{len(found.missed)} changes no delivery brought, in {found.seen} tickets updated since {found.since.astimezone(zone):%d.%m.%Y %H:%M}"
         if not dry_run:
             summary += "; " + await _take_up(services)
+        for problem in result.refused if job == "timers" else found.refused:
+            typer.echo(f"warning: passed over {problem}", err=True)
         typer.echo(summary)
         return 0
     except Exception as exc:
@@ -98,9 +100,14 @@ async def list_timers(settings: Settings) -> int:
     services = _services(settings)
     zone = ZoneInfo(settings.timezone)
     count = 0
+
+    def refused(workflow: str, exc: Exception) -> None:
+        typer.echo(f"warning: passed over workflow {workflow}: {exc}", err=True)
+
     try:
         async for running in running_timers(
-            services.worker.tracker, services.registry.current, settings.timezone, datetime.now(UTC)
+            services.worker.tracker, services.registry.current, settings.timezone,
+            datetime.now(UTC), refused,
         ):
             typer.echo(running.describe(zone))
             count += 1

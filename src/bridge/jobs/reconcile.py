@@ -13,6 +13,7 @@ half-way is covered by the next.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,9 +21,10 @@ from datetime import datetime, timedelta
 from bridge.engine import Found, StatusChange
 from bridge.jobs.deliveries import change_key
 from bridge.store import JobRecords
-from bridge.trackers.base import Tracker
+from bridge.trackers.base import Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 
+log = logging.getLogger(__name__)
 JOB = "reconcile"
 OVERLAP = timedelta(minutes=5)  # a change saved just as the last sweep read is not missed
 
@@ -33,6 +35,7 @@ class Reconciled:
     seen: int = 0
     missed: list[tuple[Found, StatusChange]] = field(default_factory=list)  # queued now
     queued: int = 0
+    refused: list[str] = field(default_factory=list)  # workflows whose search was refused
 
 
 async def sweep_reconcile(
@@ -57,11 +60,15 @@ async def sweep_reconcile(
             fields=["*all"] if workflow.applies_to.request_types else [],
             with_history=True,
         )
-        async for found in found_tickets:
-            result.seen += 1
-            progress(result.seen)
-            if workflow.governs(found.project, found.issue_type, found.request_type):
-                result.missed += await _unjudged(tracker, jobs, found, since, own)
+        try:
+            async for found in found_tickets:
+                result.seen += 1
+                progress(result.seen)
+                if workflow.governs(found.project, found.issue_type, found.request_type):
+                    result.missed += await _unjudged(tracker, jobs, found, since, own)
+        except TrackerRejected as exc:  # a type or project this site does not have
+            log.warning("reconcile of workflow %s: the search was refused: %s", workflow.name, exc)
+            result.refused.append(f"workflow {workflow.name}: {exc}")
     if not dry_run:
         work = [
             (f"reconcile:{found.ticket.key}:{change.id}", tracker.delivery_of(found, change))

@@ -9,6 +9,7 @@ it as on a webhook, after reading the ticket again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,9 +19,11 @@ from bridge.engine import Decision, Found
 from bridge.engine.timers import Due, Stay, decide_timer, due, entered, step_of
 from bridge.jobs.deliveries import timer_work
 from bridge.store import JobRecords
-from bridge.trackers.base import Tracker
+from bridge.trackers.base import Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,35 +60,51 @@ class Sweep:
     """What a sweep saw and did."""
 
     seen: int = 0
+    refused: list[str] = field(default_factory=list)  # workflows whose search was refused
     queued: list[Running] = field(default_factory=list)  # due and queued now
     already: list[Running] = field(default_factory=list)  # due, queued by an earlier sweep
 
 
 async def running_timers(
-    tracker: Tracker, workflows: WorkflowSet, zone: str, now: datetime
+    tracker: Tracker,
+    workflows: WorkflowSet,
+    zone: str,
+    now: datetime,
+    refused: Callable[[str, TrackerRejected], None] = lambda workflow, exc: None,
 ) -> AsyncIterator[Running]:
-    """Every ticket in a status with a timer, with its deadline and what is due now."""
+    """Every ticket in a status with a timer, with its deadline and what is due now. A
+    workflow whose search the tracker refuses (a status this site does not have) is passed
+    over and reported to `refused`; the others go on."""
     for workflow in workflows:
         if not workflow.timers:
             continue
-        calendar = workflow.calendar.build(zone)
-        found_tickets = tracker.search(
-            statuses=[workflow.statuses[sid] for sid in workflow.timers],
-            issue_types=workflow.applies_to.issue_types,
-            projects=workflow.applies_to.projects,
-            fields=_request_type_fields(workflow),
-            with_history=True,
-        )
-        async for found in found_tickets:
-            if not workflow.governs(found.project, found.issue_type, found.request_type):
-                continue
-            since = entered(found.history or (), found.ticket.status, None)
-            if since is None:  # never moved into its status: no stay to count
-                continue
-            stay = Stay(found.ticket, since)
-            running = due(stay, workflow, calendar)
-            if running is not None:
-                yield Running(found, workflow, running, decide_timer(stay, workflow, calendar, now))
+        try:
+            async for running in _running(tracker, workflow, zone, now):
+                yield running
+        except TrackerRejected as exc:
+            log.warning("timers of workflow %s: the search was refused: %s", workflow.name, exc)
+            refused(workflow.name, exc)
+
+
+async def _running(tracker: Tracker, workflow: Workflow, zone: str, now: datetime) -> AsyncIterator[Running]:
+    calendar = workflow.calendar.build(zone)
+    found_tickets = tracker.search(
+        statuses=[workflow.statuses[sid] for sid in workflow.timers],
+        issue_types=workflow.applies_to.issue_types,
+        projects=workflow.applies_to.projects,
+        fields=_request_type_fields(workflow),
+        with_history=True,
+    )
+    async for found in found_tickets:
+        if not workflow.governs(found.project, found.issue_type, found.request_type):
+            continue
+        since = entered(found.history or (), found.ticket.status, None)
+        if since is None:  # never moved into its status: no stay to count
+            continue
+        stay = Stay(found.ticket, since)
+        running = due(stay, workflow, calendar)
+        if running is not None:
+            yield Running(found, workflow, running, decide_timer(stay, workflow, calendar, now))
 
 
 def _request_type_fields(workflow: Workflow) -> list[str]:
@@ -106,7 +125,11 @@ async def sweep_timers(
 ) -> Sweep:
     """Queue every step that is due; with `dry_run`, only say what would be queued."""
     sweep = Sweep()
-    async for running in running_timers(tracker, workflows, zone, now):
+
+    def refused(workflow: str, exc: TrackerRejected) -> None:
+        sweep.refused.append(f"workflow {workflow}: {exc}")
+
+    async for running in running_timers(tracker, workflows, zone, now, refused):
         sweep.seen += 1
         progress(sweep.seen)
         if running.step is None:
