@@ -40,10 +40,10 @@ def test_schema_is_json_with_the_workflow_properties():
     assert {"statuses", "customer_transitions", "on_enter"} <= set(schema["properties"])
 
 
-def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 60, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     bridge = Path(sys.executable).with_name("bridge")
-    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run([str(bridge), *args], env=clean | env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def test_invalid_setting_fails_start_with_one_line_naming_it(tmp_path):
@@ -124,3 +124,28 @@ def test_replay_refuses_ids_no_delivery_can_have(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
         message = " ".join(result.stderr.replace("│", " ").split())
         assert "Invalid value for 'ids'" in message and f"equal to {bound}" in message
+
+
+def test_a_bad_setting_is_one_line_saying_what_is_expected(tmp_path):
+    result = run("decisions", "list", cwd=tmp_path, BRIDGE_JIRA_URL="yoursite.atlassian.net")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: BRIDGE_JIRA_URL: must be a full URL such as https://yoursite.atlassian.net"]
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["decisions", "list"], ["check"]])
+def test_a_mistyped_setting_name_is_pointed_out(tmp_path, command):
+    (tmp_path / ".env").write_text("BRIDGE_LOGLEVEL=debug\n", encoding="utf-8")
+    # every command stops at the invalid time zone, after the warnings
+    result = run(*command, cwd=tmp_path, timeout=20, BRIDGE_ADMIN_TOKN="t", BRIDGE_TIMEZONE="Mars/Olympus")
+    assert result.returncode == 2
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: BRIDGE_ADMIN_TOKN is not a setting and is ignored; did you mean BRIDGE_ADMIN_TOKEN?",
+        "warning: BRIDGE_LOGLEVEL (in .env) is not a setting and is ignored; did you mean BRIDGE_LOG_LEVEL?",
+    ]
+
+
+def test_the_test_suites_postgres_url_is_no_mistake(tmp_path):
+    workflows = str(ROOT / "workflows")
+    result = run("check", cwd=tmp_path, BRIDGE_WORKFLOWS_DIR=workflows, BRIDGE_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1/test")
+    assert result.returncode == 0 and "warning" not in result.stderr

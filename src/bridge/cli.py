@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bridge.config import Settings, SettingsError, load_settings
+from bridge.config import Settings, SettingsError, load_settings, unknown_variables
 from bridge.store.tables import MAX_ID
 
 app = typer.Typer(help="ticket-bridge: enforces the service process beside your tracker.", no_args_is_help=True)
@@ -21,10 +22,16 @@ app.add_typer(decisions_cli, name="decisions")
 
 
 def _settings(**overrides: Any) -> Settings:
+    """The settings, or exit 2 with one line per invalid one. Names that are no setting are
+    warned about first, since a mistyped name leaves a default in force."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    for warning in unknown_variables(os.environ, env_file):
+        typer.echo(f"warning: {warning}", err=True)
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
 
 
