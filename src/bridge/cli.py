@@ -7,11 +7,24 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from bridge.config import Settings, SettingsError, load_settings, unknown_variables
+from bridge.store import (
+    DatabaseProblem,
+    DatabaseUnreachable,
+    NoDatabase,
+    SchemaAhead,
+    SchemaBehind,
+    Store,
+    create_db_engine,
+    head_revision,
+    migrate,
+    open_existing,
+    public_url,
+)
 from bridge.store.tables import MAX_ID
 
 app = typer.Typer(help="ticket-bridge: enforces the service process beside your tracker.", no_args_is_help=True)
@@ -35,12 +48,28 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from bridge.store import Store, create_db_engine, migrate
+# What to do about each problem with the database; the problem itself says what is wrong.
+_DATABASE_ADVICE: dict[type[DatabaseProblem], str] = {
+    NoDatabase: "{problem} (set BRIDGE_DATABASE_URL)",
+    DatabaseUnreachable: "BRIDGE_DATABASE_URL: {problem}",
+    SchemaBehind: "{problem}: run `bridge migrate`, or `bridge serve` once",
+    SchemaAhead: "{problem}: a newer ticket-bridge migrated it; run that one",
+}
 
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
-    return Store(engine)
+
+def _database_failed(exc: DatabaseProblem) -> NoReturn:
+    """One line saying what is wrong with the database and what to do about it; exit 1."""
+    typer.echo("error: " + _DATABASE_ADVICE.get(type(exc), "{problem}").format(problem=exc), err=True)
+    raise typer.Exit(1) from None
+
+
+def _existing_store(settings: Settings) -> Store:
+    """The store of a database already there at the current schema: reading (or queueing a
+    replay) never creates or migrates one, so a mistyped URL is reported, not answered."""
+    try:
+        return Store(open_existing(settings.database_url))
+    except DatabaseProblem as exc:
+        _database_failed(exc)
 
 
 def _logging(level: str) -> None:
@@ -91,6 +120,8 @@ def serve(
             typer.echo(str(problem), err=True)
         typer.echo("error: the workflows do not validate; not starting", err=True)
         raise typer.Exit(1) from None
+    except DatabaseProblem as exc:
+        _database_failed(exc)
     # Database threads hand over to the event loop and back many times a second; the
     # default 5 ms GIL switch interval would add that much to each hand-over.
     sys.setswitchinterval(0.0005)
@@ -133,6 +164,20 @@ def check(
     typer.echo(f"{len(found)} workflow(s) valid")
 
 
+@app.command("migrate")
+def migrate_database() -> None:
+    """Create the database if it is not there and bring its schema up to date
+    (`bridge serve` does this on start)."""
+    settings = _settings()
+    try:
+        engine = create_db_engine(settings.database_url)
+        migrate(engine)
+    except DatabaseProblem as exc:
+        _database_failed(exc)
+    engine.dispose()
+    typer.echo(f"{public_url(settings.database_url)}: schema up to date ({head_revision()})")
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of a workflow file."""
@@ -141,10 +186,13 @@ def schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
-def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str], none: str) -> None:
+    """Rows as JSON, or one line each; `none` says so when there are none."""
     if as_json:
         typer.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        typer.echo(none)
     for row in rows:
         typer.echo("  ".join(f"{c}={row.get(c)}" for c in columns))
 
@@ -161,8 +209,10 @@ def deliveries_list(
     if state is not None and state not in STATES:
         typer.echo(f"error: --state must be one of {', '.join(STATES)}", err=True)
         raise typer.Exit(2)
-    rows = _store(_settings()).list_deliveries(state, limit, include_body=as_json)
-    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "last_error"])
+    settings = _settings()
+    rows = _existing_store(settings).list_deliveries(state, limit, include_body=as_json)
+    none = f"0 {state + ' ' if state else ''}deliveries in {public_url(settings.database_url)}"
+    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "last_error"], none)
 
 
 @deliveries_cli.command("replay")
@@ -171,7 +221,7 @@ def deliveries_replay(
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Replay every dead delivery.")] = False,
 ) -> None:
     """Queue dead deliveries again; a running service picks them up within a second."""
-    store = _store(_settings())
+    store = _existing_store(_settings())
     targets = list(ids or [])
     if all_dead:
         targets += [row["id"] for row in store.list_deliveries("dead", limit=100000)]
@@ -197,8 +247,11 @@ def decisions_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with actions.")] = False,
 ) -> None:
     """List decisions, newest first."""
-    rows = _store(_settings()).list_decisions(ticket, verdict, limit)
-    _print_rows(rows, as_json, ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"])
+    settings = _settings()
+    rows = _existing_store(settings).list_decisions(ticket, verdict, limit)
+    given = ", ".join(f"{k}={v}" for k, v in (("ticket", ticket), ("verdict", verdict)) if v)
+    none = f"0 decisions in {public_url(settings.database_url)}" + (f" ({given})" if given else "")
+    _print_rows(rows, as_json, ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"], none)
 
 
 def main() -> None:
