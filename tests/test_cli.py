@@ -304,3 +304,86 @@ def test_a_wrong_postgresql_role_or_database_is_one_line_without_the_password(tm
         assert result.stderr.splitlines() == [
             f"error: BRIDGE_DATABASE_URL: cannot connect to postgresql+psycopg://{user}@127.0.0.1:5432/{database}: {cause}"
         ]
+
+
+# -- listing and replaying ----------------------------------------------------------------
+
+
+def seeded(folder: Path, *states: str) -> str:
+    """A migrated SQLite database holding one delivery in each of `states` (ids 1, 2, …)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from bridge.store import create_db_engine, migrate
+    from bridge.store.tables import deliveries
+
+    url = sqlite_url(folder / "bridge.db")
+    engine = create_db_engine(url)
+    migrate(engine)
+    with engine.begin() as conn:
+        for n, state in enumerate(states, 1):
+            row = {"tracker": "jira", "delivery_key": f"d-{n}", "received_at": datetime.now(UTC), "headers": {}, "body": b"{}"}
+            conn.execute(insert(deliveries), {**row, "state": state, "attempts": 1})
+    engine.dispose()
+    return url
+
+
+def test_replay_all_dead_with_nothing_dead_is_nothing_to_do(tmp_path):
+    url = seeded(tmp_path, "done", "pending")
+    result = run("deliveries", "replay", "--all-dead", cwd=tmp_path, BRIDGE_DATABASE_URL=url)
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"nothing to replay: 0 dead deliveries in {url}\n", "")
+
+
+def test_replay_says_what_each_delivery_was_and_why_one_was_not_queued(tmp_path):
+    url = seeded(tmp_path, "dead", "pending", "rejected", "retrying")
+    result = run("deliveries", "replay", "1", "2", "3", "4", "42", cwd=tmp_path, BRIDGE_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["1: queued (was dead)", "4: queued (was retrying)"]
+    assert result.stderr.splitlines() == [
+        "2: is pending, not dead, done or retrying — nothing to replay",
+        "3: is rejected, not dead, done or retrying — nothing to replay",
+        "42: no such delivery",
+    ]
+    again = run("deliveries", "list", "--state", "pending", "--json", cwd=tmp_path, BRIDGE_DATABASE_URL=url)
+    assert sorted(row["id"] for row in json.loads(again.stdout)) == [1, 2, 4]
+
+
+def test_unknown_verdicts_are_refused_and_help_lists_the_verdicts(tmp_path):
+    url = seeded(tmp_path)
+    refused = run("decisions", "list", "--verdict", "revert", cwd=tmp_path, BRIDGE_DATABASE_URL=url)
+    verdicts = "ignored, allowed, stale, reverted, needs_attention"
+    assert (refused.returncode, refused.stderr) == (2, f"error: --verdict must be one of {verdicts}\n")
+    assert run("decisions", "list", "--verdict", "needs_attention", cwd=tmp_path, BRIDGE_DATABASE_URL=url).returncode == 0
+    described = " ".join(run("decisions", "list", "--help").stdout.split())
+    assert f"One of {verdicts}." in described
+
+
+@pytest.mark.parametrize(
+    "command,flags",
+    [(["deliveries", "list"], ["--json"]), (["decisions", "list"], ["--json"]), (["deliveries", "replay"], ["--all-dead"])],
+)
+def test_switches_are_shown_as_plain_flags(command, flags):
+    shown = run(*command, "--help").stdout
+    assert "<bool>" not in shown
+    for flag in [*flags, "--help"]:
+        (line,) = [line for line in shown.splitlines() if line.split()[:1] == [flag]]
+        assert line.split()[1][0].isupper(), line  # the flag, then straight away its help
+
+
+def test_top_level_help_says_where_settings_come_from():
+    described = " ".join(run("--help").stdout.split())
+    assert "BRIDGE_DATABASE_URL" in described and ".env" in described
+
+
+def test_dry_run_decisions_are_marked_as_not_sent(tmp_path):
+    from bridge.store import DecisionRecord, Store, create_db_engine
+
+    url = seeded(tmp_path)
+    store = Store(create_db_engine(url))
+    record = DecisionRecord("jira", "SRV-1", "jira:issue_updated", "Jana", "customer", "A", "B", "wf", "reverted", "customer-transition", "r", True)
+    store.record_decision(None, record, [("k-1", "transition", "SRV-1", {"to": "A"})])
+    store.record_decision(None, record.__class__(**{**record.__dict__, "ticket": "SRV-2", "dry_run": False}), [("k-2", "transition", "SRV-2", {"to": "A"})])
+    store.engine.dispose()
+    listed = run("decisions", "list", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout.splitlines()
+    assert [("SRV-2" in line, line.endswith("dry_run=yes — actions not sent")) for line in listed] == [(True, False), (False, True)]
