@@ -1,9 +1,7 @@
 """The `bridge` command: run the service, check workflows, inspect and replay deliveries.
 
 Its users are admins at a terminal, so every failure they can act on is one line saying what
-to do, and the exit status tells scripts what happened: 0 done (nothing to do included),
-1 the database, the workflows or a named delivery could not be used, 2 an invalid setting
-or argument.
+to do, and scripts can tell from the exit status (listed in `HELP`) what happened.
 """
 
 from __future__ import annotations
@@ -228,7 +226,8 @@ def _print_rows(
         typer.echo(none)
     for row in rows:
         line = "  ".join(f"{c}={row.get(c)}" for c in columns)
-        typer.echo(f"{line}  {note(row)}" if note(row) else line)
+        extra = note(row)
+        typer.echo(f"{line}  {extra}" if extra else line)
 
 
 @deliveries_cli.command("list")
