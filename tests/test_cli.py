@@ -387,3 +387,18 @@ def test_dry_run_decisions_are_marked_as_not_sent(tmp_path):
     store.engine.dispose()
     listed = run("decisions", "list", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout.splitlines()
     assert [("SRV-2" in line, line.endswith("dry_run=yes — actions not sent")) for line in listed] == [(True, False), (False, True)]
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["deliveries", "list"]])
+@pytest.mark.parametrize(
+    "url,says",
+    [
+        ("postgresql+pg8000://bridge:s3cr3t-pw@db/bridge", "names the driver 'postgresql+pg8000'"),
+        ("postgresql://bridge:s3cr3t@pw@127.0.0.1/bridge", "percent-encode it (@ as %40)"),
+    ],
+)
+def test_a_database_url_the_bridge_cannot_use_is_a_settings_error(tmp_path, command, url, says):
+    result = run(*command, cwd=tmp_path, timeout=20, BRIDGE_DATABASE_URL=url)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: BRIDGE_DATABASE_URL: ") and says in line and "s3cr3t" not in line

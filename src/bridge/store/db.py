@@ -100,7 +100,7 @@ def open_existing(url: str) -> Engine:
     else:
         engine = _postgres_engine(parsed)
     try:
-        with connected(engine) as conn:
+        with _connected(engine) as conn:
             _check_schema(conn, _given_url(engine))
     except DatabaseProblem:
         engine.dispose()
@@ -134,7 +134,7 @@ def _postgres_engine(parsed: URL) -> Engine:
 
 
 @contextlib.contextmanager
-def connected(engine: Engine) -> Iterator[Connection]:
+def _connected(engine: Engine) -> Iterator[Connection]:
     """A connection, or `DatabaseUnreachable` saying in one line why there is none."""
     try:
         conn = engine.connect()
@@ -208,7 +208,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision` (Alembic), inside one transaction. A schema this
     bridge does not know (a newer bridge's) is left as it is: `SchemaAhead`."""
     cfg = _alembic()
-    with connected(engine) as conn, conn.begin():
+    with _connected(engine) as conn, conn.begin():
         _check_schema(conn, _given_url(engine), behind_is_fine=True)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
