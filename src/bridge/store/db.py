@@ -28,11 +28,12 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 
 class DatabaseProblem(Exception):
-    """The database at `url` (shown without its password) cannot be used as it is."""
+    """The database at `url` (kept as it may be shown, without its password) cannot be used
+    as it is; the message says why in one line."""
 
     def __init__(self, url: str, message: str) -> None:
         super().__init__(message)
-        self.url = url
+        self.url = public_url(url)
 
 
 class NoDatabase(DatabaseProblem):
@@ -151,10 +152,10 @@ def _given_url(engine: Engine) -> str:
 def _unreachable(engine: Engine, exc: DBAPIError) -> DatabaseUnreachable:
     url = _given_url(engine)
     verb = "open" if engine.dialect.name == "sqlite" else "connect to"
-    return DatabaseUnreachable(url, f"cannot {verb} {public_url(url)}: {driver_cause(exc)}")
+    return DatabaseUnreachable(url, f"cannot {verb} {public_url(url)}: {_driver_cause(exc)}")
 
 
-def driver_cause(exc: DBAPIError) -> str:
+def _driver_cause(exc: DBAPIError) -> str:
     """The driver's reason in one line, without the preamble libpq puts before it (which
     names the host already in the URL) and with its hint, if it gives one."""
     lines = [line.strip() for line in str(exc.orig).splitlines() if line.strip()]
