@@ -1,19 +1,53 @@
-"""The `bridge` command: run the service, check workflows, inspect and replay deliveries."""
+"""The `bridge` command: run the service, check workflows, inspect and replay deliveries.
+
+Its users are admins at a terminal, so every failure they can act on is one line saying what
+to do, and scripts can tell from the exit status (listed in `HELP`) what happened.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from bridge.config import Settings, SettingsError, load_settings
+from bridge.config import Settings, SettingsError, load_settings, unknown_variables
+from bridge.engine import Verdict
+from bridge.store import (
+    DEAD,
+    REPLAYABLE,
+    STATES,
+    DatabaseProblem,
+    DatabaseUnreachable,
+    NoDatabase,
+    SchemaAhead,
+    SchemaBehind,
+    Store,
+    create_db_engine,
+    head_revision,
+    migrate,
+    open_existing,
+    public_url,
+)
 from bridge.store.tables import MAX_ID
 
-app = typer.Typer(help="ticket-bridge: enforces the service process beside your tracker.", no_args_is_help=True)
+HELP = """ticket-bridge: enforces the service process beside your tracker.
+
+Settings come from BRIDGE_... environment variables and a .env file in the working
+directory (README.md, Configuration); the database is BRIDGE_DATABASE_URL (default
+sqlite:///./var/bridge.db). Exit status: 0 done, 1 the database, the workflows or a named
+delivery could not be used, 2 an invalid setting or argument."""
+# Verdicts decisions are recorded with; `needs` is the core asking for facts, never recorded.
+# what the audit log records: the core's own questions (needs) and waits are never kept
+VERDICTS = tuple(v.value for v in Verdict if v not in (Verdict.NEEDS, Verdict.WAITING))
+
+# Plain help: typer's rich panels label every switch `<bool>`, as if it took a value.
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None)
 deliveries_cli = typer.Typer(help="Inspect and replay webhook deliveries.", no_args_is_help=True)
 decisions_cli = typer.Typer(help="Read the audit log of decisions.", no_args_is_help=True)
 app.add_typer(deliveries_cli, name="deliveries")
@@ -25,19 +59,41 @@ app.add_typer(timers_cli, name="timers")
 
 
 def _settings(**overrides: Any) -> Settings:
+    """The settings, or exit 2 with one line per invalid one. Names that are no setting are
+    warned about first, since a mistyped name leaves a default in force."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    for warning in unknown_variables(os.environ, env_file):
+        typer.echo(f"warning: {warning}", err=True)
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from bridge.store import Store, create_db_engine, migrate
+# What to do about each problem with the database; the problem itself says what is wrong.
+_DATABASE_ADVICE: dict[type[DatabaseProblem], str] = {
+    NoDatabase: "{problem} (set BRIDGE_DATABASE_URL)",
+    DatabaseUnreachable: "BRIDGE_DATABASE_URL: {problem}",
+    SchemaBehind: "{problem}: run `bridge migrate`, or `bridge serve` once",
+    SchemaAhead: "{problem}: a newer ticket-bridge migrated it; run that one",
+}
 
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
-    return Store(engine)
+
+def _database_failed(exc: DatabaseProblem) -> NoReturn:
+    """One line saying what is wrong with the database and what to do about it; exit 1."""
+    typer.echo("error: " + _DATABASE_ADVICE.get(type(exc), "{problem}").format(problem=exc), err=True)
+    raise typer.Exit(1) from None
+
+
+def _existing_store(settings: Settings) -> Store:
+    """The store of a database already there at the current schema: reading (or queueing a
+    replay) never creates or migrates one, so a mistyped URL is reported, not answered."""
+    try:
+        return Store(open_existing(settings.database_url))
+    except DatabaseProblem as exc:
+        _database_failed(exc)
 
 
 def _logging(level: str) -> None:
@@ -88,6 +144,8 @@ def serve(
             typer.echo(str(problem), err=True)
         typer.echo("error: the workflows do not validate; not starting", err=True)
         raise typer.Exit(1) from None
+    except DatabaseProblem as exc:
+        _database_failed(exc)
     # Database threads hand over to the event loop and back many times a second; the
     # default 5 ms GIL switch interval would add that much to each hand-over.
     sys.setswitchinterval(0.0005)
@@ -128,6 +186,20 @@ def check(
             f"types: {', '.join(kinds)}  ({found.source[wf.name]})"
         )
     typer.echo(f"{len(found)} workflow(s) valid")
+
+
+@app.command("migrate")
+def migrate_database() -> None:
+    """Create the database if it is not there and bring its schema up to date
+    (`bridge serve` does this on start)."""
+    settings = _settings()
+    try:
+        engine = create_db_engine(settings.database_url)
+        migrate(engine)
+    except DatabaseProblem as exc:
+        _database_failed(exc)
+    engine.dispose()
+    typer.echo(f"{public_url(settings.database_url)}: schema up to date ({head_revision()})")
 
 
 @app.command()
@@ -172,28 +244,43 @@ def schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
-def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+def _one_of(option: str, value: str | None, choices: Sequence[str]) -> None:
+    if value is not None and value not in choices:
+        typer.echo(f"error: {option} must be one of {', '.join(choices)}", err=True)
+        raise typer.Exit(2)
+
+
+def _print_rows(
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    columns: list[str],
+    none: str,
+    note: Callable[[dict[str, Any]], str | None] = lambda row: None,
+) -> None:
+    """Rows as JSON, or one line each ending with the row's `note`; `none` when there are none."""
     if as_json:
         typer.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        typer.echo(none)
     for row in rows:
-        typer.echo("  ".join(f"{c}={row.get(c)}" for c in columns))
+        line = "  ".join(f"{c}={row.get(c)}" for c in columns)
+        extra = note(row)
+        typer.echo(f"{line}  {extra}" if extra else line)
 
 
 @deliveries_cli.command("list")
 def deliveries_list(
-    state: Annotated[str | None, typer.Option(help="pending, processing, retrying, done, dead or rejected.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    state: Annotated[str | None, typer.Option(help=f"One of {', '.join(STATES)}.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with bodies.")] = False,
 ) -> None:
     """List deliveries, newest first."""
-    from bridge.store import STATES
-
-    if state is not None and state not in STATES:
-        typer.echo(f"error: --state must be one of {', '.join(STATES)}", err=True)
-        raise typer.Exit(2)
-    rows = _store(_settings()).list_deliveries(state, limit, include_body=as_json)
-    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "last_error"])
+    _one_of("--state", state, STATES)
+    settings = _settings()
+    rows = _existing_store(settings).list_deliveries(state, limit, include_body=as_json)
+    none = f"0 {state + ' ' if state else ''}deliveries in {public_url(settings.database_url)}"
+    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "last_error"], none)
 
 
 @deliveries_cli.command("replay")
@@ -201,35 +288,58 @@ def deliveries_replay(
     ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.", min=1, max=MAX_ID)] = None,
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Replay every dead delivery.")] = False,
 ) -> None:
-    """Queue dead deliveries again; a running service picks them up within a second."""
-    store = _store(_settings())
-    targets = list(ids or [])
-    if all_dead:
-        targets += [row["id"] for row in store.list_deliveries("dead", limit=100000)]
-    if not targets:
+    """Queue dead or done deliveries again, or try a retrying one now; a running service
+    picks them up within a second."""
+    if not ids and not all_dead:
         typer.echo("error: name delivery ids or use --all-dead", err=True)
         raise typer.Exit(2)
-    failed = 0
-    for delivery_id in targets:
-        if store.replay(delivery_id):
-            typer.echo(f"{delivery_id}: queued")
-        else:
-            failed += 1
-            typer.echo(f"{delivery_id}: not found, or not dead or done", err=True)
-    if failed:
+    settings = _settings()
+    store = _existing_store(settings)
+    targets = list(ids or [])
+    if all_dead:
+        targets += [row["id"] for row in store.list_deliveries(DEAD, limit=100000)]
+    if not targets:
+        typer.echo(f"nothing to replay: 0 dead deliveries in {public_url(settings.database_url)}")
+        return
+    queued = [_replay_one(store, delivery_id) for delivery_id in targets]
+    if not all(queued):
         raise typer.Exit(1)
+
+
+def _replay_one(store: Store, delivery_id: int) -> bool:
+    """Queue one delivery, saying what it was; or say why it was not queued."""
+    before = store.delivery_state(delivery_id)
+    if before is not None and store.replay(delivery_id):
+        typer.echo(f"{delivery_id}: queued (was {before})")
+        return True
+    now = store.delivery_state(delivery_id)  # it may have moved on meanwhile
+    if now is None:
+        typer.echo(f"{delivery_id}: no such delivery", err=True)
+    else:
+        replayable = ", ".join(REPLAYABLE[:-1]) + f" or {REPLAYABLE[-1]}"
+        typer.echo(f"{delivery_id}: is {now}, not {replayable} — nothing to replay", err=True)
+    return False
 
 
 @decisions_cli.command("list")
 def decisions_list(
     ticket: Annotated[str | None, typer.Option(help="Ticket key, e.g. SRV-412.")] = None,
-    verdict: Annotated[str | None, typer.Option(help="e.g. reverted, needs_attention.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    verdict: Annotated[str | None, typer.Option(help=f"One of {', '.join(VERDICTS)}.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with actions.")] = False,
 ) -> None:
-    """List decisions, newest first."""
-    rows = _store(_settings()).list_decisions(ticket, verdict, limit)
-    _print_rows(rows, as_json, ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"])
+    """List decisions, newest first; those of a dry run are marked, their actions not sent."""
+    _one_of("--verdict", verdict, VERDICTS)
+    settings = _settings()
+    rows = _existing_store(settings).list_decisions(ticket, verdict, limit)
+    given = ", ".join(f"{k}={v}" for k, v in (("ticket", ticket), ("verdict", verdict)) if v)
+    none = f"0 decisions in {public_url(settings.database_url)}" + (f" ({given})" if given else "")
+    columns = ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"]
+    _print_rows(rows, as_json, columns, none, note=_not_sent)
+
+
+def _not_sent(decision: dict[str, Any]) -> str | None:
+    return "dry_run=yes — actions not sent" if decision["dry_run"] and decision["actions"] else None
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]

@@ -2,19 +2,35 @@
 
 Nothing reads the environment at import time: `Settings()` is built by the CLI or by tests
 and handed to `create_app`. Secrets are `SecretStr` so they print as '**********'.
+
+People set these by hand, so a mistake is answered in their terms: one line naming the
+variable and what it must be (`BRIDGE_DRY_RUN: must be true or false, not 'ye'`), never
+pydantic's wording and never a secret. A `BRIDGE_` name that is no setting is pointed out
+with the nearest real one, because a typo would otherwise leave the default in force.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "BRIDGE_"
+# Variables of the project's own test suite (DEVELOPERS.md), not settings of the service.
+NOT_SETTINGS_PREFIX = ENV_PREFIX + "TEST_"
+DATABASE_URL_EXAMPLE = "sqlite:///./var/bridge.db or postgresql+psycopg://user:password@host:5432/db"
+DATABASE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
 # Every Python has these; the SHAKE ones need a digest length and cannot sign an HMAC.
 SIGNATURE_ALGORITHMS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
@@ -33,7 +49,9 @@ class Settings(BaseSettings):
         5.0, ge=0, description="How often to look for changed workflow files; 0 turns it off."
     )
 
-    jira_url: AnyHttpUrl | None = Field(None, description="Base URL of the Jira site.")
+    jira_url: AnyHttpUrl | None = Field(
+        None, description="Base URL of the Jira site.", examples=["https://yoursite.atlassian.net"]
+    )
     jira_deployment: Literal["cloud", "datacenter"] = Field(
         "cloud", description="cloud: REST v3 with ADF comments; datacenter: REST v2, plain text."
     )
@@ -100,7 +118,19 @@ class Settings(BaseSettings):
         description="A comment by the same person this long before or after a status change "
         "counts as made with it (a required reason given apart).",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log records written."
+    )
+
+    @field_validator("log_level", "sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value  # `debug` means DEBUG
+
+    @field_validator("jira_deployment", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod
@@ -108,7 +138,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
+            raise ValueError(f"must be a time zone such as Europe/Prague, not '{value}'") from None
         return value
 
     @field_validator("admin_token", "finance_token", "jira_webhook_secret", "jira_token")
@@ -125,7 +155,7 @@ class Settings(BaseSettings):
     def _usable_algorithms(cls, value: str) -> str:
         names = [n.strip().lower() for n in value.split(",") if n.strip()]
         if not names:
-            raise ValueError("name at least one algorithm, e.g. sha256")
+            raise ValueError("must name at least one algorithm, e.g. sha256")
         unusable = [n for n in names if n not in SIGNATURE_ALGORITHMS]
         if unusable:
             raise ValueError(
@@ -137,8 +167,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @property
@@ -159,16 +190,98 @@ class Settings(BaseSettings):
         return self.dry_run or not self.tracker_configured
 
 
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a database URL, said without repeating it: it may hold a password."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return f"is not a database URL; write one such as {DATABASE_URL_EXAMPLE}"
+    if parsed.drivername == "postgres":
+        return "must begin postgresql:// (or postgresql+psycopg://), not postgres://"
+    if parsed.drivername not in DATABASE_DRIVERS:
+        return f"names the driver {parsed.drivername!r}; use a URL such as {DATABASE_URL_EXAMPLE}"
+    if "@" in (parsed.host or ""):
+        # the URL's own parser took the first @ of the password for the end of it
+        return "has an @ in its user name or password: percent-encode it (@ as %40)"
+    return None
+
+
 class SettingsError(Exception):
-    """Start-up settings are invalid; the message names each offending variable."""
+    """Start-up settings are invalid; `problems` holds one line per offending variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
+        problems: dict[str, str] = {}
         for err in exc.errors():
-            name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"{name}: {err['msg']}")
-        raise SettingsError("invalid setting " + "; ".join(lines)) from None
+            field = str(err["loc"][0]) if err["loc"] else ""
+            problems.setdefault(field, f"{ENV_PREFIX}{field.upper()}: {_explain(field, err)}")
+        raise SettingsError(list(problems.values())) from None
+
+
+def _explain(field: str, err: ErrorDetails) -> str:
+    """What the setting must be, in place of pydantic's wording. The value is repeated only
+    for plain choices, numbers and switches, never for secrets or URLs that may hold one."""
+    info = Settings.model_fields.get(field)
+    if err["type"] == "value_error":
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    if info is None:
+        return err["msg"]
+    if err["type"].startswith("url") and info.examples:
+        return f"must be a full URL such as {info.examples[0]}"
+    expected = _expected(info)
+    if expected is None:
+        return err["msg"]
+    given = err.get("input")
+    return f"must be {expected}, not {given!r}" if isinstance(given, str) else f"must be {expected}"
+
+
+def _expected(info: FieldInfo) -> str | None:
+    kind: Any = info.annotation
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(get_args(kind))
+    if kind is bool:
+        return "true or false (or yes/no, on/off, 1/0)"
+    if kind in (int, float):
+        bounds = [f" of at least {m.ge:g}" for m in info.metadata if hasattr(m, "ge")]
+        bounds += [f" greater than {m.gt:g}" for m in info.metadata if hasattr(m, "gt")]
+        return ("a whole number" if kind is int else "a number") + "".join(bounds)
+    return None
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: object) -> list[str]:
+    """Warnings for `BRIDGE_` names, in the environment or the `.env` file, that are no
+    setting: a mistyped name is otherwise ignored and leaves the default in force."""
+    names = [(name, "") for name in environ]
+    for path in _env_files(env_file):
+        names += [(name, f" (in {path.name})") for name in dotenv_values(path)]
+    known = [name.upper() for name in Settings.model_fields]
+    warnings = []
+    for name, where in names:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper.startswith(NOT_SETTINGS_PREFIX):
+            continue
+        if (bare := upper.removeprefix(ENV_PREFIX)) in known:
+            continue
+        nearest = difflib.get_close_matches(bare, known, n=1)
+        hint = (
+            f"did you mean {ENV_PREFIX}{nearest[0]}?"
+            if nearest
+            else "the settings are listed under Configuration in README.md"
+        )
+        warnings.append(f"{name}{where} is not a setting and is ignored; {hint}")
+    return warnings
+
+
+def _env_files(env_file: object) -> list[Path]:
+    """The `.env` files pydantic-settings reads, as `env_file` names them (one, several, none)."""
+    if env_file is None:
+        return []
+    candidates = env_file if isinstance(env_file, (list, tuple)) else [env_file]
+    return [Path(c) for c in candidates if Path(c).is_file()]

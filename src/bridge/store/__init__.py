@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from bridge.store.db import create_db_engine, is_sqlite, migrate
+from bridge.store.db import (
+    DatabaseProblem,
+    DatabaseUnreachable,
+    NoDatabase,
+    SchemaAhead,
+    SchemaBehind,
+    create_db_engine,
+    head_revision,
+    is_sqlite,
+    migrate,
+    open_existing,
+    public_url,
+)
 from bridge.store.jobs import JobRecords
 from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
 from bridge.store.records import (
@@ -11,6 +23,7 @@ from bridge.store.records import (
     PENDING,
     PROCESSING,
     REJECTED,
+    REPLAYABLE,
     RETRYING,
     STATES,
     Held,
@@ -25,12 +38,18 @@ from bridge.store.tables import MAX_ID
 __all__ = [
     "DEAD",
     "DONE",
+    "DatabaseProblem",
+    "DatabaseUnreachable",
     "MAX_ID",
+    "NoDatabase",
     "PENDING",
     "PROCESSING",
     "REJECTED",
+    "REPLAYABLE",
     "RETRYING",
     "STATES",
+    "SchemaAhead",
+    "SchemaBehind",
     "Held",
     "Claimed",
     "DecisionRecord",
@@ -42,6 +61,9 @@ __all__ = [
     "PendingAction",
     "Store",
     "create_db_engine",
+    "head_revision",
     "is_sqlite",
     "migrate",
+    "open_existing",
+    "public_url",
 ]

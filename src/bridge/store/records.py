@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PENDING, PROCESSING, DONE, DEAD, REJECTED = "pending", "processing", "done", "dead", "rejected"
 RETRYING = "retrying"  # the tracker failed it (or an earlier delivery of its ticket): later
 STATES = (PENDING, PROCESSING, RETRYING, DONE, DEAD, REJECTED)
+REPLAYABLE = (DEAD, DONE, RETRYING)  # rejected ones never parsed; the rest are under way
 LEASE = timedelta(minutes=5)
 # The database itself is failing (unreachable, locked): no one result is to blame.
 DATABASE_FAILING = (OperationalError, InterfaceError)
@@ -393,7 +394,7 @@ class Store:
     def replay(self, delivery_id: int) -> bool:
         """Queue a dead or done delivery again, or one waiting to be retried at once.
         Rejected ones cannot be replayed: they never parsed."""
-        replayable = deliveries.c.state.in_((DEAD, DONE, RETRYING))
+        replayable = deliveries.c.state.in_(REPLAYABLE)
         with begin_write(self.engine) as conn:
             return (
                 conn.execute(
@@ -409,6 +410,13 @@ class Store:
                 ).rowcount
                 == 1
             )
+
+    def delivery_state(self, delivery_id: int) -> str | None:
+        """The delivery's state, or None when there is no such delivery."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(deliveries.c.state).where(deliveries.c.id == delivery_id)
+            ).scalar_one_or_none()
 
     def list_deliveries(
         self, state: str | None = None, limit: int = 100, include_body: bool = False
