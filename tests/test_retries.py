@@ -26,13 +26,14 @@ async def started(h: Harness) -> Harness:
 
 @pytest.fixture
 async def harness(tmp_path):
-    h = await started(Harness(tmp_path, tracker_retry_interval_seconds=0.05,
-                              tracker_retry_interval_max_seconds=0.05))
+    # long enough that a delivery is seen waiting before it comes due again, on a slow run too
+    h = await started(Harness(tmp_path, tracker_retry_interval_seconds=0.3,
+                              tracker_retry_interval_max_seconds=0.3))
     yield h
     h.services.inbox.stop()
 
 
-async def until_settled(h: Harness, rounds: int = 50) -> None:
+async def until_settled(h: Harness, rounds: int = 100) -> None:
     """Process, letting waiting deliveries come due, until nothing is left to do."""
     for _ in range(rounds):
         await h.process()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.engine import (
+    Rule,
     COMMENT_WINDOW,
     Actor,
     Chain,
@@ -37,7 +38,7 @@ from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
 MAX_ROUNDS = 6
-UNJUDGED = frozenset({"no-workflow", "no-rule", "unknown-status"})
+UNJUDGED = frozenset({Rule.NO_WORKFLOW, Rule.NO_RULE, Rule.UNKNOWN_STATUS})
 
 
 @dataclass
@@ -97,13 +98,13 @@ class Judge:
         assert event.ticket is not None and event.at is not None
         workflow = next((wf for wf in self.workflows() if wf.name == event.workflow), None)
         if workflow is None:
-            return event, Decision(Verdict.IGNORED, "no-workflow", f"workflow '{event.workflow}' is gone")
+            return event, Decision(Verdict.IGNORED, Rule.NO_WORKFLOW, f"workflow '{event.workflow}' is gone")
         ticket = await self.tracker.ticket(event.ticket)
         since = entered(await self.tracker.history(event.ticket), ticket.status, None)
         event = replace(event, to_status=ticket.status)
         if since is None or since.replace(microsecond=0) != event.at:
             return event, Decision(
-                Verdict.STALE, "timer-stale",
+                Verdict.STALE, Rule.TIMER_STALE,
                 f"the ticket is in '{ticket.status}' since {since}, not in the stay the timer "
                 f"counted from ({event.at}); a new stay has its own timer", workflow.name,
             )
@@ -111,7 +112,7 @@ class Judge:
         decision = decide_timer(Stay(ticket, since), workflow, calendar, self.clock())
         if step_of(decision) != event.step:
             return event, Decision(
-                Verdict.IGNORED, "timer-not-due", f"{event.step} is not due: {decision.reason}",
+                Verdict.IGNORED, Rule.TIMER_NOT_DUE, f"{event.step} is not due: {decision.reason}",
                 workflow.name,
             )
         return event, decision
@@ -149,7 +150,7 @@ class Judge:
 def _role_unknown(actor: Actor, decision: Decision) -> Decision:
     return Decision(
         Verdict.IGNORED,
-        "role-unknown",
+        Rule.ROLE_UNKNOWN,
         f"cannot tell whether {actor.name or actor.id or 'the actor'} is a customer",
         decision.workflow,
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Verdict, decide
+from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Role, Rule, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
 from bridge.judging import Judge
 from bridge.jobs.deliveries import change_key, parse_job
@@ -296,11 +296,14 @@ class Worker:
         found it) is recorded, not judged again."""
         if event.kind is not Kind.STATUS_CHANGED or event.change_id is None:
             return None
+        own = event.actor.role is not Role.CUSTOMER and await self.tracker.own_change(event.actor)
+        if own:  # reconcile passes the bridge's own changes by
+            return None
         change = change_key(event.ticket, event.change_id)
         if await asyncio.to_thread(self.jobs.first_judgement, item.tracker, change, item.id):
             return None
         decision = Decision(
-            Verdict.IGNORED, "judged-before", f"change {event.change_id} was judged with another delivery"
+            Verdict.IGNORED, Rule.JUDGED_BEFORE, f"change {event.change_id} was judged with another delivery"
         )
         return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
 

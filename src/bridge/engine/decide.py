@@ -31,6 +31,7 @@ from bridge.engine.model import (
     NO_CHAIN,
     Need,
     Role,
+    Rule,
     Ticket,
     Transition,
     TransitionAction,
@@ -70,16 +71,16 @@ def _decide(
 ) -> Decision:
     if event.kind is Kind.NO_TICKET:
         what = event.raw_event or event.kind.value
-        return Decision(Verdict.IGNORED, "no-rule", f"{what}: not about one ticket; no rule applies")
+        return Decision(Verdict.IGNORED, Rule.NO_RULE, f"{what}: not about one ticket; no rule applies")
     if event.ticket is None:  # named by id only: which ticket it is decides the workflow
         return _needs(None, Need.TICKET)
     if workflow is None:
-        return Decision(Verdict.IGNORED, "no-workflow", "no workflow governs this ticket type")
+        return Decision(Verdict.IGNORED, Rule.NO_WORKFLOW, "no workflow governs this ticket type")
     name = workflow.name
     if event.actor.role is Role.BRIDGE:
-        return Decision(Verdict.IGNORED, "own-change", "made by the bridge itself", name)
+        return Decision(Verdict.IGNORED, Rule.OWN_CHANGE, "made by the bridge itself", name)
     if event.kind is not Kind.STATUS_CHANGED:
-        return Decision(Verdict.IGNORED, "no-rule", f"{event.kind.value}: no rule applies", name)
+        return Decision(Verdict.IGNORED, Rule.NO_RULE, f"{event.kind.value}: no rule applies", name)
 
     src = workflow.status_id(event.from_status)
     dst = workflow.status_id(event.to_status)
@@ -87,7 +88,7 @@ def _decide(
         unknown = event.from_status if src is None else event.to_status
         return Decision(
             Verdict.IGNORED,
-            "unknown-status",
+            Rule.UNKNOWN_STATUS,
             f"status '{unknown}' is not declared in workflow '{name}'",
             name,
         )
@@ -113,7 +114,7 @@ def _decide(
         requires = _merge(requires, move.requires)
 
     if not requires:
-        return Decision(Verdict.ALLOWED, "allowed", _move_text(event), name)
+        return Decision(Verdict.ALLOWED, Rule.ALLOWED, _move_text(event), name)
     return _check_requirements(event, workflow, ticket, requires, said)
 
 
@@ -135,7 +136,7 @@ def _judge_chain(
     if chain.origin.casefold() == (event.to_status or "").casefold():
         return Decision(
             Verdict.ALLOWED,
-            "chain-undone",
+            Rule.CHAIN_UNDONE,
             f"{way}: back where they began",
             workflow.name,
             chain_from=chain.origin,
@@ -148,7 +149,7 @@ def _judge_chain(
 
 def _needs(workflow: str | None, *needs: Need) -> Decision:
     return Decision(
-        Verdict.NEEDS, "needs", "more facts needed", workflow, needs=frozenset(needs)
+        Verdict.NEEDS, Rule.NEEDS, "more facts needed", workflow, needs=frozenset(needs)
     )
 
 
@@ -188,7 +189,7 @@ def _stale(event: Event, ticket: Ticket, workflow: Workflow) -> Decision | None:
     if ticket.status.casefold() != (event.to_status or "").casefold():
         return Decision(
             Verdict.STALE,
-            "stale",
+            Rule.STALE,
             f"ticket is now in '{ticket.status}', not '{event.to_status}': nothing to revert",
             workflow.name,
         )
@@ -199,7 +200,7 @@ def _revert(
     event: Event,
     workflow: Workflow,
     ticket: Ticket,
-    rule: str,
+    rule: Rule,
     reason: str,
     public_text: str,
 ) -> Decision:
@@ -240,7 +241,7 @@ def _revert_forbidden(event: Event, workflow: Workflow, ticket: Ticket | None) -
         event,
         workflow,
         ticket,
-        "customer-transition",
+        Rule.CUSTOMER_TRANSITION,
         f"customers may not move {event.from_status} → {event.to_status}",
         text,
     )
@@ -266,7 +267,7 @@ def _check_requirements(
             return _wait_for_comment(event, workflow, said)
         met = " (the comment came on its own)" if reason is _Reason.APART else ""
         return Decision(
-            Verdict.ALLOWED, "requirements-met", f"{_move_text(event)}; requirements met{met}", workflow.name
+            Verdict.ALLOWED, Rule.REQUIREMENTS_MET, f"{_move_text(event)}; requirements met{met}", workflow.name
         )
     if ticket is None:
         return _needs(workflow.name, Need.TICKET)
@@ -280,7 +281,7 @@ def _check_requirements(
         event,
         workflow,
         ticket,
-        "entry-requirement",
+        Rule.ENTRY_REQUIREMENT,
         f"entering '{event.to_status}' requires {', '.join(missing)}",
         text,
     )
@@ -322,7 +323,7 @@ def _wait_for_comment(event: Event, workflow: Workflow, said: _Comments) -> Deci
     who = event.actor.name or event.actor.id or "the actor"
     return Decision(
         Verdict.WAITING,
-        "awaiting-comment",
+        Rule.AWAITING_COMMENT,
         f"{_move_text(event)} requires a comment; waiting until {until.astimezone(UTC):%H:%M:%S} UTC "
         f"for one by {who}",
         workflow.name,

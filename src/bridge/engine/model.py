@@ -136,6 +136,31 @@ class Verdict(str, enum.Enum):
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
 
 
+class Rule(str, enum.Enum):
+    """Why a decision is what it is; the audit log keeps the value."""
+
+    NO_WORKFLOW = "no-workflow"  # no workflow governs the ticket's type
+    OWN_CHANGE = "own-change"  # the bridge made the change itself
+    NO_RULE = "no-rule"  # no rule is about this kind of event
+    UNKNOWN_STATUS = "unknown-status"  # a status the workflow does not declare
+    ALLOWED = "allowed"  # a move the workflow allows
+    CHAIN_UNDONE = "chain-undone"  # a customer's quick moves ended where they began
+    NEEDS = "needs"  # the core asks for more facts
+    STALE = "stale"  # the ticket moved on before it was judged
+    CUSTOMER_TRANSITION = "customer-transition"  # a move customers may not make, reverted
+    REQUIREMENTS_MET = "requirements-met"  # a move whose requirements are met
+    ENTRY_REQUIREMENT = "entry-requirement"  # a move lacking what entering its status requires, reverted
+    AWAITING_COMMENT = "awaiting-comment"  # a required comment may still come
+    ROLE_UNKNOWN = "role-unknown"  # the actor's role cannot be told
+    JUDGED_BEFORE = "judged-before"  # a status change another delivery brought first
+    NO_TIMER = "no-timer"  # no timer in the ticket's status
+    TIMER_RUNNING = "timer-running"  # a timer runs, nothing is due yet
+    TIMER_REMINDER = "timer-reminder"  # a timer's reminder (or a timer that only speaks)
+    TIMER_EXPIRED = "timer-expired"  # a timer ran out: the ticket moves along its path
+    TIMER_STALE = "timer-stale"  # the stay a timer counted from has ended
+    TIMER_NOT_DUE = "timer-not-due"  # a queued timer step is no longer due
+
+
 class Need(str, enum.Enum):
     TICKET = "ticket"  # for an event without a key: which ticket it is
     ROLE = "role"
@@ -184,7 +209,7 @@ Action = TransitionAction | CommentAction
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict
-    rule: str
+    rule: Rule
     reason: str
     workflow: str | None = None
     actions: tuple[Action, ...] = ()

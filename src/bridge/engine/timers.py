@@ -14,6 +14,7 @@ from datetime import datetime
 from bridge.engine.model import (
     CommentAction,
     Decision,
+    Rule,
     StatusChange,
     Ticket,
     TransitionAction,
@@ -56,7 +57,7 @@ def entered(history: tuple[StatusChange, ...], status: str, since: datetime | No
 
 def step_of(decision: Decision) -> str | None:
     """The step a timer decision takes: `expire`, `remind-N`, or None when nothing is due."""
-    if decision.rule == "timer-expired":
+    if decision.rule is Rule.TIMER_EXPIRED:
         return "expire"
     if decision.reminder is not None:
         return f"remind-{decision.reminder}"
@@ -79,30 +80,30 @@ def decide_timer(stay: Stay, workflow: Workflow, calendar: Calendar, now: dateti
     latest reminder that has fallen due and was not sent in this stay."""
     running = due(stay, workflow, calendar)
     if running is None:
-        return Decision(Verdict.IGNORED, "no-timer", f"no timer in '{stay.ticket.status}'", workflow.name)
+        return Decision(Verdict.IGNORED, Rule.NO_TIMER, f"no timer in '{stay.ticket.status}'", workflow.name)
     if now >= running.deadline:
         if running.timer.path:
             return _expire(stay, workflow, calendar, running)
         if len(running.timer.reminders) not in stay.reminded:  # a timer that only speaks
             text = running.timer.comment.format_map(_values(stay, running, calendar))
             return Decision(
-                Verdict.REMINDED, "timer-reminder",
+                Verdict.REMINDED, Rule.TIMER_REMINDER,
                 f"{running.timer.after} in '{running.status}' ran out", workflow.name,
                 actions=(CommentAction(stay.ticket.key, text, public=running.timer.public),),
                 reminder=len(running.timer.reminders),
             )
-        return Decision(Verdict.IGNORED, "timer-running", "ran out; its comment was posted", workflow.name)
+        return Decision(Verdict.IGNORED, Rule.TIMER_RUNNING, "ran out; its comment was posted", workflow.name)
     fallen = sorted((at, i) for i, at in enumerate(running.reminders) if at <= now)
     sent = [running.reminders[i] for i in stay.reminded if i < len(running.reminders)]
     if not fallen or any(at >= fallen[-1][0] for at in sent):
         until = _shown(running.deadline, calendar)
-        return Decision(Verdict.IGNORED, "timer-running", f"runs out on {until}", workflow.name)
+        return Decision(Verdict.IGNORED, Rule.TIMER_RUNNING, f"runs out on {until}", workflow.name)
     index = fallen[-1][1]  # only the latest: a sweep after a long pause sends one, not all
     reminder = running.timer.reminders[index]
     text = reminder.comment.format_map(_values(stay, running, calendar, left=reminder.before))
     return Decision(
         Verdict.REMINDED,
-        "timer-reminder",
+        Rule.TIMER_REMINDER,
         f"{reminder.before} before {running.timer.after} in '{running.status}' run out",
         workflow.name,
         actions=(CommentAction(stay.ticket.key, text, public=reminder.public),),
@@ -120,7 +121,7 @@ def _expire(stay: Stay, workflow: Workflow, calendar: Calendar, running: Due) ->
         note = workflow.messages.timer_stuck.format_map({**values, "next": names[0]})
         return Decision(
             Verdict.NEEDS_ATTENTION,
-            "timer-expired",
+            Rule.TIMER_EXPIRED,
             f"{reason}; no transition leads to '{names[0]}'",
             workflow.name,
             actions=(CommentAction(stay.ticket.key, note, public=False),),
@@ -132,7 +133,7 @@ def _expire(stay: Stay, workflow: Workflow, calendar: Calendar, running: Due) ->
     ]
     comment = CommentAction(stay.ticket.key, timer.comment.format_map(values), public=timer.public)
     return Decision(
-        Verdict.EXPIRED, "timer-expired", f"{reason}: → {' → '.join(names)}", workflow.name,
+        Verdict.EXPIRED, Rule.TIMER_EXPIRED, f"{reason}: → {' → '.join(names)}", workflow.name,
         actions=(*steps, comment),
     )
 
