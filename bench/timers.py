@@ -2,7 +2,7 @@
 
 Starts the Jira stand-in seeded with SRV-1..SRV-N in `Ke schválení`, each with the history
 entry that moved it there (1 % six days ago, the rest one day ago), and runs
-`bridge sweep timers` once as its own process. Reported: the sweep's wall time, the REST
+`bridge sweep timers` once as its own process (this build's, whatever BENCH_BRIDGE says). Reported: the sweep's wall time, the REST
 calls it made (which must grow with search pages and with the tickets acted on, not with
 every ticket), its peak RSS, and the tickets closed. The reference, measured in the same
 run, is the least any sweep must do: paging through the same search with a plain HTTP
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import shlex
 import subprocess
 import tempfile
 import time
@@ -27,7 +25,6 @@ from typing import Any
 import httpx
 
 from bench.common import (
-    BRIDGE,
     HOST,
     JIRA_TOKEN,
     JIRA_USER,
@@ -47,6 +44,18 @@ TARGET_SECONDS, TARGET_RSS_MB = 30.0, 150.0
 AGENT = {"accountId": "agent-1", "accountType": "atlassian", "displayName": "Petr Agent"}
 TRANSITIONS = {"Ke schválení": [{"id": "71", "name": "Schválit", "to": "Schváleno"}],
                "Schváleno": [{"id": "81", "name": "Uzavřít", "to": "Hotovo"}]}
+# `bridge sweep timers` in a process that reports its own peak RSS as it ends
+SWEEP = """
+import resource, sys
+from bridge.cli import main
+sys.argv = ["bridge", "sweep", "timers"]
+try:
+    main()
+except SystemExit as end:
+    code = end.code
+print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
 JQL = 'status in ("Ke schválení") AND issuetype in ("Servis") ORDER BY updated ASC, key ASC'
 
 
@@ -105,12 +114,12 @@ def run(*, tickets: int = 10000, expired_every: int = 100, log_level: str = "INF
                         BRIDGE_WORKFLOWS_DIR=str(WORKFLOWS), BRIDGE_LOG_LEVEL=log_level,
                         BRIDGE_JIRA_URL=jira, BRIDGE_JIRA_USER=JIRA_USER,
                         BRIDGE_JIRA_TOKEN=JIRA_TOKEN, **(bridge_env or {}))
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.monotonic()
-        done = subprocess.run([*shlex.split(BRIDGE), "sweep", "timers"], cwd=tmp, env=env,
+        done = subprocess.run([PYTHON, "-c", SWEEP], cwd=tmp, env=env,
                               capture_output=True, text=True, timeout=600)
         seconds = time.monotonic() - started
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak_kb = next((int(line.split()[1]) for line in done.stderr.splitlines()
+                        if line.startswith("PEAK_RSS_KB ")), 0)
         (tmp / "sweep.out").write_text(done.stdout + done.stderr, "utf-8")
         if done.returncode != 0:
             raise BenchError(f"bridge sweep timers exited {done.returncode}: {done.stderr[-500:]}")
@@ -125,7 +134,7 @@ def run(*, tickets: int = 10000, expired_every: int = 100, log_level: str = "INF
             by_kind[kind] = by_kind.get(kind, 0) + 1
         results["sweep"] = {
             "seconds": round(seconds, 2), "requests": len(calls), "requests_by_kind": by_kind,
-            "peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb > before else None,
+            "peak_rss_mb": round(peak_kb / 1024, 1),
             "closed": closed, "summary": done.stdout.strip().splitlines()[-1:],
         }
         results["targets"] = {
