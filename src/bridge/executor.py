@@ -1,7 +1,8 @@
 """The one path every action takes to the tracker.
 
 Actions are recorded (with an idempotency key) before they are applied, and each outcome
-is recorded the moment it is known. A change whose answer never came — a timeout, a crash
+is recorded the moment it is known (the last one's in the transaction that ends the
+delivery, which follows at once, with no call in between). A change whose answer never came — a timeout, a crash
 between sending and recording — may have been applied all the same, so before an action is
 sent again the tracker is asked: is the ticket already where the transition leads, is
 there a comment carrying the action's marker? What is done is not sent twice; a revert
@@ -41,6 +42,8 @@ class Applied:
 
     error: str | None = None
     retryable: bool = False
+    # the last action's outcome, to be recorded as the delivery ends (right after this)
+    last: tuple[int, str, str | None] | None = None
 
 
 def plan(key_prefix: str, actions: tuple[Action, ...]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -118,6 +121,10 @@ class Executor:
                 if isinstance(exc, TrackerUnauthorized):
                     raise  # the worker holds everything until the credentials work
                 return Applied(f"{action.kind} on {action.ticket} failed: {exc}", retryable)
+            if outcome == DONE and i == len(pending) - 1:
+                sent.append(action.kind)
+                log.info("applied %s on %s", ", ".join(sent), action.ticket)
+                return Applied(last=(action.id, DONE, None))
             await self._record(action.id, outcome, note)
             if outcome == SKIPPED:  # the rest belongs to the move that was not made
                 rest = [a.id for a in pending[i + 1 :]]

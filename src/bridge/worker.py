@@ -174,6 +174,7 @@ class Worker:
             return 0
         held = await asyncio.to_thread(self.store.held_tickets)
         settled: list[Finished] = []
+        batch: set[tuple[str, str]] = set()  # status changes judged in this batch
         for item in claimed:
             try:
                 event = parse_job(item.body, item.tracker) or self.tracker.parse(item.body)
@@ -181,7 +182,7 @@ class Worker:
                 if waiting is not None and waiting.delivery_id < item.id:
                     result = _behind(item, event.ticket, waiting.delivery_id, waiting.retry_at)
                 else:
-                    result = await self._settle(item, event)
+                    result = await self._settle(item, event, batch)
             except MalformedDelivery as exc:
                 log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
                 settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
@@ -199,14 +200,17 @@ class Worker:
             await self.drain()
         return len(claimed)
 
-    async def _settle(self, item: Claimed, event: Event) -> Finished | None:
+    async def _settle(
+        self, item: Claimed, event: Event, batch: set[tuple[str, str]]
+    ) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
         if item.claims > 1 or event.ticket in self._tails or event.kind is Kind.TIMER:
             return None
         if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
             return None
-        if (before := await self._judged_before(item, event)) is not None:
+        before, mark = await self._judged_elsewhere(item, event, batch)
+        if before is not None:
             return before
         try:
             with counting_attempts() as attempts:
@@ -216,7 +220,7 @@ class Worker:
         if decision.actions or decision.verdict not in SETTLED:
             return None
         record = record_of(event, decision, self.executor.dry_run)
-        return Finished(item.id, DONE, record, attempts=attempts[0])
+        return Finished(item.id, DONE, record, attempts=attempts[0], change=mark)
 
     def _spawn(self, item: Claimed, event: Event) -> None:
         ticket = event.ticket or f"#{event.ticket_id}"  # not yet known by key: by id
@@ -258,8 +262,13 @@ class Worker:
         """Judge and act on one delivery (or finish what an earlier attempt began); the
         result counts the calls it made to the tracker."""
         with counting_attempts() as attempts:
-            result = await self._handle(item, event)
-        return replace(result, attempts=attempts[0])
+            try:
+                before, mark = await self._judged_elsewhere(item, event)
+            except Exception:  # not knowing must not stop the judging
+                log.exception("delivery %s: could not look whether its change was judged", item.id)
+                before, mark = None, None
+            result = before or await self._handle(item, event)
+        return replace(result, attempts=attempts[0], change=mark if result.state == DONE else None)
 
     async def _handle(self, item: Claimed, event: Event) -> Finished:
         key = f"{item.tracker}:{item.delivery_key}"
@@ -269,8 +278,6 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await self.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
-            if (before := await self._judged_before(item, event)) is not None:
-                return before
             event, decision = await self.judging.judge(event)
             if decision.verdict is Verdict.WAITING:
                 return _waiting(item, event, decision)
@@ -291,25 +298,33 @@ class Worker:
             log.exception("delivery %s failed", item.id)
             return Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}")
 
-    async def _judged_before(self, item: Claimed, event: Event) -> Finished | None:
+    async def _judged_elsewhere(
+        self, item: Claimed, event: Event, batch: set[tuple[str, str]] | None = None
+    ) -> tuple[Finished | None, tuple[str, str] | None]:
         """A status change that another delivery brought first (a webhook and reconcile both
-        found it) is recorded, not judged again."""
+        found it) is recorded, not judged again: (that record, None). Otherwise (None, the mark
+        this delivery records as it ends). The bridge's own changes need no mark: reconcile
+        passes them by."""
         if event.kind is not Kind.STATUS_CHANGED or event.change_id is None:
-            return None
-        own = event.actor.role is not Role.CUSTOMER and await self.tracker.own_change(event.actor)
-        if own:  # reconcile passes the bridge's own changes by
-            return None
-        change = change_key(event.ticket, event.change_id)
-        if await asyncio.to_thread(self.jobs.first_judgement, item.tracker, change, item.id):
-            return None
+            return None, None
+        if event.actor.role is not Role.CUSTOMER and await self.tracker.own_change(event.actor):
+            return None, None
+        mark = (item.tracker, change_key(event.ticket, event.change_id))
+        owner = None if batch is None or mark not in batch else -1
+        if owner is None:
+            owner = await asyncio.to_thread(self.jobs.judged_by, *mark)
+        if owner is None or owner == item.id:
+            if batch is not None:
+                batch.add(mark)
+            return None, mark
         decision = Decision(
             Verdict.IGNORED, Rule.JUDGED_BEFORE, f"change {event.change_id} was judged with another delivery"
         )
-        return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
+        return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run)), None
 
     def _ended(self, item: Claimed, event: Event, applied: Applied) -> Finished:
         if applied.error is None:
-            return Finished(item.id, DONE)
+            return Finished(item.id, DONE, outcome=applied.last)
         if applied.retryable:
             return self._retry_later(item, event, applied.error)
         return Finished(item.id, DEAD, error=applied.error)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.store import PENDING, JobRecords, Store, create_db_engine, migrate
+from bridge.store import DEAD, DONE, PENDING, Finished, JobRecords, Store, create_db_engine, migrate
+from tests.store.test_store import incoming, put_all
 from tests.databases import database_url
 
 
@@ -30,13 +31,18 @@ def test_work_is_queued_once_by_its_key(stores):
     assert claimed.body == b'{"job":"timer"}'
 
 
-def test_a_change_is_judged_by_the_first_delivery_that_brings_it(stores):
-    _, jobs = stores
-    assert jobs.first_judgement("jira", "40017", 5)
-    assert jobs.first_judgement("jira", "40017", 5)  # the same delivery again (a retry)
-    assert not jobs.first_judgement("jira", "40017", 9)  # the same change by another way
-    assert jobs.first_judgement("other-site", "40017", 9)
-    assert jobs.judged("jira", ["40017", "40018"]) == {"40017"}
+async def test_a_change_is_marked_judged_as_its_delivery_ends(stores):
+    store, jobs = stores
+    await put_all(store, [incoming("w1"), incoming("w2"), incoming("w3")])
+    first, second, dead = store.claim(3)
+    store.finish_many([
+        Finished(first.id, DONE, change=("jira", "SRV-1/40017")),
+        Finished(second.id, DONE, change=("jira", "SRV-1/40017")),  # the later one does not own it
+        Finished(dead.id, DEAD, change=("jira", "SRV-2/40018")),  # a dead one judged nothing
+    ])
+    assert jobs.judged_by("jira", "SRV-1/40017") == first.id
+    assert jobs.judged_by("other-site", "SRV-1/40017") is None
+    assert jobs.judged("jira", ["SRV-1/40017", "SRV-2/40018"]) == {"SRV-1/40017"}
 
 
 def test_a_cursor_is_kept_per_job_and_tracker(stores):

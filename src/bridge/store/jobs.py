@@ -50,21 +50,14 @@ class JobRecords:
                 new += conn.execute(statement, row).scalars().all()
         return new
 
-    def first_judgement(self, tracker: str, change_id: str, delivery_id: int) -> bool:
-        """Record that `delivery_id` judges change `change_id`; False when another delivery
-        already did (or does), so this one must not judge it again."""
-        statement = _insert(self.engine, status_changes).on_conflict_do_nothing()
-        row = {"tracker": tracker, "change_id": change_id, "delivery_id": delivery_id,
-               "seen_at": datetime.now(UTC)}
-        with begin_write(self.engine) as conn:
-            if conn.execute(statement, row).rowcount == 1:
-                return True
-            owner = conn.execute(
+    def judged_by(self, tracker: str, change: str) -> int | None:
+        """The delivery that judged status change `change` (ticket/id), if one did."""
+        with self.engine.connect() as conn:
+            return conn.execute(
                 select(status_changes.c.delivery_id).where(
-                    status_changes.c.tracker == tracker, status_changes.c.change_id == change_id
+                    status_changes.c.tracker == tracker, status_changes.c.change_id == change
                 )
-            ).scalar_one()
-        return owner == delivery_id  # the same delivery, judged again (a retry, a replay)
+            ).scalar_one_or_none()
 
     def judged(self, tracker: str, change_ids: Iterable[str]) -> set[str]:
         ids = list(change_ids)

@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bridge.store.db import begin_write
-from bridge.store.tables import actions, decisions, deliveries
+from bridge.store.tables import actions, decisions, deliveries, status_changes
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def _mark_judged(engine: Engine):  # type: ignore[no-untyped-def]
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(status_changes).on_conflict_do_nothing()
 
 
 def clean_text(value: str | None, limit: int | None = None) -> str | None:
@@ -122,6 +128,11 @@ class Finished:
     ticket: str | None = None
     retrying_since: datetime | None = None
     attempts: int = 0  # calls made to the tracker for it, this time
+    # the status change it judged, (tracker, ticket/change id): marked judged as it ends
+    change: tuple[str, str] | None = None
+    # the last action's outcome (action id, outcome, error): recorded as the delivery ends,
+    # which follows it at once; every earlier one was recorded before the next was sent
+    outcome: tuple[int, str, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,9 +307,23 @@ class Store:
             }
             for r in results
         ]
+        changes = [
+            {"tracker": r.change[0], "change_id": r.change[1], "delivery_id": r.delivery_id, "seen_at": now}
+            for r in results
+            if r.change is not None and r.state == DONE
+        ]
+        outcomes = [
+            {"action_id": r.outcome[0], "outcome": r.outcome[1], "error": clean_text(r.outcome[2]), "at": now}
+            for r in results
+            if r.outcome is not None
+        ]
         with begin_write(self.engine) as conn:
             if decided:
                 conn.execute(insert(decisions), decided)
+            if outcomes:
+                conn.execute(_SET_OUTCOME, outcomes)
+            if changes:
+                conn.execute(_mark_judged(self.engine), changes)
             conn.execute(_FINISH, finished)
 
     def record_decision(
