@@ -44,16 +44,18 @@ TARGET_SECONDS, TARGET_RSS_MB = 30.0, 150.0
 AGENT = {"accountId": "agent-1", "accountType": "atlassian", "displayName": "Petr Agent"}
 TRANSITIONS = {"Ke schválení": [{"id": "71", "name": "Schválit", "to": "Schváleno"}],
                "Schváleno": [{"id": "81", "name": "Uzavřít", "to": "Hotovo"}]}
-# `bridge sweep timers` in a process that reports its own peak RSS as it ends
+# `bridge sweep timers` in a process that reports its own peak RSS as it ends: VmHWM, which
+# starts afresh with the process (getrusage's maxrss is carried over from the parent on exec)
 SWEEP = """
-import resource, sys
+import re, sys
 from bridge.cli import main
 sys.argv = ["bridge", "sweep", "timers"]
 try:
     main()
 except SystemExit as end:
     code = end.code
-print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+status = open("/proc/self/status").read()
+print("PEAK_RSS_KB", re.search(r"VmHWM:\\s+(\\d+)", status)[1], file=sys.stderr)
 sys.exit(code)
 """
 JQL = 'status in ("Ke schválení") AND issuetype in ("Servis") ORDER BY updated ASC, key ASC'

@@ -14,12 +14,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.store.db import begin_write
 from bridge.store.records import PENDING, _aware
 from bridge.store.tables import cursors, deliveries, status_changes
+
+
+# Built once: this runs for every status change a customer or an agent makes.
+_JUDGED_BY = select(status_changes.c.delivery_id).where(
+    status_changes.c.tracker == bindparam("tracker"), status_changes.c.change_id == bindparam("change")
+)
 
 
 def _insert(engine: Engine, table):  # type: ignore[no-untyped-def]
@@ -53,11 +59,7 @@ class JobRecords:
     def judged_by(self, tracker: str, change: str) -> int | None:
         """The delivery that judged status change `change` (ticket/id), if one did."""
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(status_changes.c.delivery_id).where(
-                    status_changes.c.tracker == tracker, status_changes.c.change_id == change
-                )
-            ).scalar_one_or_none()
+            return conn.execute(_JUDGED_BY, {"tracker": tracker, "change": change}).scalar_one_or_none()
 
     def judged(self, tracker: str, change_ids: Iterable[str]) -> set[str]:
         ids = list(change_ids)

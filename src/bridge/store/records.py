@@ -45,9 +45,14 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+_MARK_JUDGED = {
+    "postgresql": postgresql.insert(status_changes).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(status_changes).on_conflict_do_nothing(),
+}
+
+
 def _mark_judged(engine: Engine):  # type: ignore[no-untyped-def]
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(status_changes).on_conflict_do_nothing()
+    return _MARK_JUDGED[engine.dialect.name]
 
 
 def clean_text(value: str | None, limit: int | None = None) -> str | None:
@@ -167,6 +172,16 @@ _LATEST_STATUS_DECISION = (
     .order_by(decisions.c.id.desc())
     .limit(1)
 )
+_HELD = (
+    select(
+        deliveries.c.tracker,
+        deliveries.c.ticket,
+        func.min(deliveries.c.id),
+        func.max(deliveries.c.retry_at),
+    )
+    .where(deliveries.c.state == RETRYING, deliveries.c.ticket.is_not(None))
+    .group_by(deliveries.c.tracker, deliveries.c.ticket)
+)
 _FINISH = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("delivery_id"))
@@ -229,18 +244,8 @@ class Store:
     def held_tickets(self) -> dict[tuple[str, str], Held]:
         """Per (tracker, ticket), the oldest delivery waiting to be retried: the ticket's
         later deliveries wait behind it, so that its events keep their order."""
-        query = (
-            select(
-                deliveries.c.tracker,
-                deliveries.c.ticket,
-                func.min(deliveries.c.id),
-                func.max(deliveries.c.retry_at),
-            )
-            .where(deliveries.c.state == RETRYING, deliveries.c.ticket.is_not(None))
-            .group_by(deliveries.c.tracker, deliveries.c.ticket)
-        )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_HELD).all()
         return {(r[0], r[1]): Held(r[2], _aware(r[3]) or _now()) for r in rows}
 
     def release_all_claims(self) -> int:
