@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -208,3 +209,47 @@ async def test_credentials_revoked_mid_work_hold_the_worker_not_the_deliveries(h
     assert await health.check() is None and not health.blocking
     await until_settled(harness)
     assert harness.standin.issues["SRV-412"].status == "Na klientovi" and len(comments(harness)) == 1
+
+
+class FailSecondTransition(httpx.AsyncBaseTransport):
+    """The second transition POST of a ticket fails with 503 `times` times (Jira down half-way
+    through a timer's path)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, times: int) -> None:
+        self.inner, self.times, self.seen = inner, times, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/transitions"):
+            self.seen += 1
+            if self.seen >= 2 and self.times > 0:
+                self.times -= 1
+                return httpx.Response(503, json={"errorMessages": ["down"]}, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_timer_path_that_fails_half_way_resumes_where_it_stopped(tmp_path):
+    h = Harness(tmp_path, tracker_retry_interval_seconds=0.3, tracker_retry_interval_max_seconds=0.3)
+    tracker = h.services.worker.tracker
+    tracker._client.transport = FailSecondTransition(tracker._client.transport, times=2)
+    await started(h)
+    try:
+        entered = (datetime.now(UTC) - timedelta(days=6)).isoformat()
+        h.standin.add_issue({"key": "SRV-77", "status": "Ke schválení", "transitions": {
+            "Ke schválení": [{"id": "71", "name": "Schválit", "to": "Schváleno"}],
+            "Schváleno": [{"id": "81", "name": "Uzavřít", "to": "Hotovo"}]},
+            "history": [{"from": "Realizace", "to": "Ke schválení", "at": entered}]})
+        sweep = await h.services.jobs.timers()
+        assert [r.found.ticket.key for r in sweep.queued] == ["SRV-77"]
+        await h.process()
+        ticket = h.standin.issues["SRV-77"]
+        waiting = {d["delivery_key"].split(":")[0]: d for d in h.services.store.list_deliveries(RETRYING)}
+        assert ticket.status == "Schváleno" and "503" in waiting["timer"]["last_error"]
+
+        await until_settled(h)
+        assert ticket.status == "Hotovo" and len(ticket.comments) == 1
+        assert [(c["from"], c["to"]) for c in h.standin.issue_state(ticket)["history"]][-2:] == [
+            ("Ke schválení", "Schváleno"), ("Schváleno", "Hotovo")]  # not started over
+        (decision,) = [d for d in h.decisions("SRV-77") if d["verdict"] == "expired"]
+        assert [a["outcome"] for a in decision["actions"]] == ["done", "done", "done"]
+    finally:
+        h.services.inbox.stop()
