@@ -9,8 +9,9 @@ while a long sweep runs.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -43,41 +44,58 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
 
 async def sweep(settings: Settings, job: str, dry_run: bool) -> int:
     """Run one job once; 0 unless the sweep itself failed."""
+    chosen = _sweep_timers if job == "timers" else _sweep_reconcile
+    return await _run(settings, f"the {job} sweep failed", lambda s, z: chosen(s, z, dry_run))
+
+
+async def _run(settings: Settings, failing: str, work: Callable[[Any, ZoneInfo], Awaitable[None]]) -> int:
+    """`work` with the services built from `settings`, always closed after: 0, or 1 when it
+    failed (said in one line)."""
     services = _services(settings)
-    zone = ZoneInfo(settings.timezone)
     try:
-        if job == "timers":
-            result = await services.jobs.timers(dry_run=dry_run, progress=_progress())
-            if result is None:
-                typer.echo("another process is sweeping timers right now; nothing done")
-                return 0
-            for running in result.queued:
-                typer.echo(("would " if dry_run else "") + running.describe(zone))
-            summary = f"{len(result.queued)} due of {result.seen} tickets with a running timer"
-            summary += f"; {len(result.already)} queued before" if result.already else ""
-        else:
-            found = await services.jobs.reconcile(dry_run=dry_run, progress=_progress())
-            if found is None:
-                typer.echo("another process is reconciling right now; nothing done")
-                return 0
-            for ticket, change in found.missed:
-                typer.echo(
-                    f"{'would judge' if dry_run else 'judging'} {ticket.ticket.key}  "
-                    f"{change.from_status} → {change.to_status} by {change.actor.name or change.actor.id} "
-                    f"at {change.at.astimezone(zone):%d.%m.%Y %H:%M} (change {change.id})"
-                )
-            summary = f"{len(found.missed)} changes no delivery brought, in {found.seen} tickets updated since {found.since.astimezone(zone):%d.%m.%Y %H:%M}"
-        if not dry_run:
-            summary += "; " + await _take_up(services)
-        for problem in result.refused if job == "timers" else found.refused:
-            typer.echo(f"warning: passed over {problem}", err=True)
-        typer.echo(summary)
+        await work(services, ZoneInfo(settings.timezone))
         return 0
     except Exception as exc:
-        typer.echo(f"error: the {job} sweep failed: {exc}", err=True)
+        typer.echo(f"error: {failing}: {exc}", err=True)
         return 1
     finally:
         await _close(services)
+
+
+async def _sweep_timers(services: Any, zone: ZoneInfo, dry_run: bool) -> None:
+    result = await services.jobs.timers(dry_run=dry_run, progress=_progress())
+    if result is None:
+        typer.echo("another process is sweeping timers right now; nothing done")
+        return
+    for running in result.queued:
+        typer.echo(("would " if dry_run else "") + running.describe(zone))
+    summary = f"{len(result.queued)} due of {result.seen} tickets with a running timer"
+    summary += f"; {len(result.already)} queued before" if result.already else ""
+    await _finish(services, summary, result.refused, dry_run)
+
+
+async def _sweep_reconcile(services: Any, zone: ZoneInfo, dry_run: bool) -> None:
+    found = await services.jobs.reconcile(dry_run=dry_run, progress=_progress())
+    if found is None:
+        typer.echo("another process is reconciling right now; nothing done")
+        return
+    for ticket, change in found.missed:
+        typer.echo(
+            f"{'would judge' if dry_run else 'judging'} {ticket.ticket.key}  "
+            f"{change.from_status} → {change.to_status} by {change.actor.name or change.actor.id} "
+            f"at {change.at.astimezone(zone):%d.%m.%Y %H:%M} (change {change.id})"
+        )
+    since = f"{found.since.astimezone(zone):%d.%m.%Y %H:%M}"
+    summary = f"{len(found.missed)} changes no delivery brought, in {found.seen} tickets updated since {since}"
+    await _finish(services, summary, found.refused, dry_run)
+
+
+async def _finish(services: Any, summary: str, refused: list[str], dry_run: bool) -> None:
+    if not dry_run:
+        summary += "; " + await _take_up(services)
+    for problem in refused:
+        typer.echo(f"warning: passed over {problem}", err=True)
+    typer.echo(summary)
 
 
 async def _take_up(services) -> str:  # type: ignore[no-untyped-def]
@@ -97,24 +115,18 @@ async def _close(services) -> None:  # type: ignore[no-untyped-def]
 
 
 async def list_timers(settings: Settings) -> int:
-    services = _services(settings)
-    zone = ZoneInfo(settings.timezone)
-    count = 0
+    return await _run(settings, "reading the tickets failed", _list_timers)
 
+
+async def _list_timers(services: Any, zone: ZoneInfo) -> None:
     def refused(workflow: str, exc: Exception) -> None:
         typer.echo(f"warning: passed over workflow {workflow}: {exc}", err=True)
 
-    try:
-        async for running in running_timers(
-            services.worker.tracker, services.registry.current, settings.timezone,
-            datetime.now(UTC), refused,
-        ):
-            typer.echo(running.describe(zone))
-            count += 1
-        typer.echo(f"{count} tickets with a running timer")
-        return 0
-    except Exception as exc:
-        typer.echo(f"error: reading the tickets failed: {exc}", err=True)
-        return 1
-    finally:
-        await _close(services)
+    count = 0
+    now = datetime.now(UTC)
+    async for running in running_timers(
+        services.worker.tracker, services.registry.current, str(zone), now, refused
+    ):
+        typer.echo(running.describe(zone))
+        count += 1
+    typer.echo(f"{count} tickets with a running timer")
