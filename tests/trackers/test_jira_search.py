@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from bridge.engine import Actor, Role
-from bridge.trackers.base import OfflineTracker, TrackerRejected, TrackerUnavailable
+from bridge.trackers.base import OfflineTracker, Search, TrackerRejected, TrackerUnavailable
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, parse_body, parse_delivery
 from bridge.trackers.jql import search_jql
@@ -55,7 +55,7 @@ def issue(key: str, updated: str = "2026-11-20T16:02:41.508+0100", status: str =
 
 
 async def every(tracker: JiraTracker | OfflineTracker, **conditions) -> list:
-    return [found async for found in tracker.search(**conditions)]
+    return [found async for found in tracker.search(Search(**conditions))]
 
 
 # -- JQL -------------------------------------------------------------------------------------

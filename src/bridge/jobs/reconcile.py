@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from bridge.engine import Found, StatusChange
 from bridge.jobs.deliveries import change_key
 from bridge.store import JobRecords
-from bridge.trackers.base import Tracker, TrackerRejected
+from bridge.trackers.base import Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,13 @@ async def sweep_reconcile(
     own = await tracker.identity()
     for workflow in workflows:
         found_tickets = tracker.search(
-            issue_types=workflow.applies_to.issue_types,
-            projects=workflow.applies_to.projects,
-            updated_since=since,
-            fields=["*all"] if workflow.applies_to.request_types else [],
-            with_history=True,
+            Search(
+                issue_types=workflow.applies_to.issue_types,
+                projects=workflow.applies_to.projects,
+                updated_since=since,
+                fields=["*all"] if workflow.applies_to.request_types else [],
+                with_history=True,
+            )
         )
         try:
             async for found in found_tickets:

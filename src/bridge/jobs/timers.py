@@ -19,7 +19,7 @@ from bridge.engine import Decision, Found
 from bridge.engine.timers import Due, Stay, decide_timer, due, entered, step_of
 from bridge.jobs.deliveries import timer_work
 from bridge.store import JobRecords
-from bridge.trackers.base import Tracker, TrackerRejected
+from bridge.trackers.base import Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -89,11 +89,13 @@ async def running_timers(
 async def _running(tracker: Tracker, workflow: Workflow, zone: str, now: datetime) -> AsyncIterator[Running]:
     calendar = workflow.calendar.build(zone)
     found_tickets = tracker.search(
-        statuses=[workflow.statuses[sid] for sid in workflow.timers],
-        issue_types=workflow.applies_to.issue_types,
-        projects=workflow.applies_to.projects,
-        fields=_request_type_fields(workflow),
-        with_history=True,
+        Search(
+            statuses=[workflow.statuses[sid] for sid in workflow.timers],
+            issue_types=workflow.applies_to.issue_types,
+            projects=workflow.applies_to.projects,
+            fields=_request_type_fields(workflow),
+            with_history=True,
+        )
     )
     async for found in found_tickets:
         if not workflow.governs(found.project, found.issue_type, found.request_type):

@@ -11,7 +11,7 @@ Exceptions:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,6 +45,19 @@ class TrackerUnauthorized(TrackerError):
 
 class TrackerRejected(TrackerError):
     pass
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a periodic job looks for: tickets matching every condition given (none given:
+    no limit by it), with the fields it reads and, where asked, each one's status history."""
+
+    statuses: Sequence[str] = ()
+    issue_types: Sequence[str] = ()
+    projects: Sequence[str] = ()
+    updated_since: datetime | None = None
+    fields: Sequence[str] = ()
+    with_history: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,18 +98,9 @@ class Tracker(Protocol):
         """The ticket's newest comments."""
 
     # -- what periodic jobs read: tickets addressed by key -----------------------------------
-    def search(
-        self,
-        *,
-        statuses: Iterable[str] = (),
-        issue_types: Iterable[str] = (),
-        projects: Iterable[str] = (),
-        updated_since: datetime | None = None,
-        fields: Iterable[str] = (),
-        with_history: bool = False,
-    ) -> AsyncIterator[Found]:
-        """Tickets matching every given condition, page by page (each page one call). With
-        `with_history`, each comes with its whole status history: taken from the search
+    def search(self, wanted: Search) -> AsyncIterator[Found]:
+        """Tickets matching every condition of `wanted`, page by page (each page one call).
+        With `with_history`, each comes with its whole status history: taken from the search
         answer where it holds it all, read per ticket only where it does not."""
 
     async def history(self, ticket: str) -> tuple[StatusChange, ...]:
@@ -161,16 +165,7 @@ class OfflineTracker:
     async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
         return ()  # only the delivery's own comment is seen
 
-    async def search(
-        self,
-        *,
-        statuses: Iterable[str] = (),
-        issue_types: Iterable[str] = (),
-        projects: Iterable[str] = (),
-        updated_since: datetime | None = None,
-        fields: Iterable[str] = (),
-        with_history: bool = False,
-    ) -> AsyncIterator[Found]:
+    async def search(self, wanted: Search) -> AsyncIterator[Found]:
         """Nothing: with no tracker there is nothing to find, and a sweep finds nothing to do."""
         for found in ():
             yield found

@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any, Literal
 
 import httpx
 
 from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket, Transition
 from bridge.trackers.base import (
+    Search,
     MalformedDelivery,
     TrackerProblem,
     TrackerRejected,
@@ -221,16 +221,7 @@ class JiraTracker:
         return Ticket(issue.get("key", key), _name(found.get("status")) or "", found, transitions)
 
     # -- what periodic jobs read ---------------------------------------------------------
-    async def search(
-        self,
-        *,
-        statuses: Iterable[str] = (),
-        issue_types: Iterable[str] = (),
-        projects: Iterable[str] = (),
-        updated_since: datetime | None = None,
-        fields: Iterable[str] = (),
-        with_history: bool = False,
-    ) -> AsyncIterator[Found]:
+    async def search(self, wanted: Search) -> AsyncIterator[Found]:
         """Tickets matching every condition, oldest update first, yielded page by page.
 
         With `with_history`, the search asks for the changelog along with the tickets, and
@@ -239,18 +230,21 @@ class JiraTracker:
         """
         query = {
             "jql": search_jql(
-                statuses=statuses, issue_types=issue_types, projects=projects, since=updated_since
+                statuses=wanted.statuses,
+                issue_types=wanted.issue_types,
+                projects=wanted.projects,
+                since=wanted.updated_since,
             ),
-            "fields": ",".join(dict.fromkeys([*SEARCH_FIELDS, *fields])),
+            "fields": ",".join(dict.fromkeys([*SEARCH_FIELDS, *wanted.fields])),
             "maxResults": str(SEARCH_PAGE),
         }
-        if with_history:
+        if wanted.with_history:
             query["expand"] = "changelog"
         seen: set[str] = set()
         async for path, issues in self._search_pages(query):
             for issue in issues:
                 try:
-                    found = searched(issue, with_history=with_history)
+                    found = searched(issue, with_history=wanted.with_history)
                 except MalformedDelivery as exc:
                     raise TrackerRejected(
                         f"GET {self._api}{path} answered an unusable issue: {exc}"
@@ -258,9 +252,9 @@ class JiraTracker:
                 if found.ticket.key in seen:
                     continue  # updated during the sweep, it moved on to a later page
                 seen.add(found.ticket.key)
-                if updated_since and found.updated and found.updated < updated_since:
+                if wanted.updated_since and found.updated and found.updated < wanted.updated_since:
                     continue  # let in only by the time zones' overlap (see jql.py)
-                if with_history and found.history is None:
+                if wanted.with_history and found.history is None:
                     found = replace(found, history=await self.history(found.ticket.key))
                 yield found
 
