@@ -23,6 +23,8 @@ from bridge.engine.model import (
     Transition,
     TransitionAction,
     Verdict,
+    WorkedTicket,
+    Worklog,
 )
 
 __all__ = [
@@ -45,5 +47,7 @@ __all__ = [
     "Transition",
     "TransitionAction",
     "Verdict",
+    "WorkedTicket",
+    "Worklog",
     "decide",
 ]

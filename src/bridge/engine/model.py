@@ -95,6 +95,34 @@ class Found:
 
 
 @dataclass(frozen=True)
+class Worklog:
+    """Time logged on a ticket: the evidence finance bills from."""
+
+    id: str  # the tracker's id of the worklog, stable across edits
+    author: str  # display name (or id where the tracker gives no name)
+    started: datetime  # aware, as the tracker gives it
+    seconds: int
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class WorkedTicket:
+    """A ticket as billing reads it: what finance's rows show, its whole status history
+    (oldest first) and every worklog on it."""
+
+    key: str
+    summary: str
+    issue_type: str
+    organization: str  # JSM organisations (joined by ", "), else the reporter's domain
+    reporter: str
+    status: str  # the tracker's status name now
+    history: tuple[StatusChange, ...]
+    worklogs: tuple[Worklog, ...]
+    project: str | None = None
+    request_type: str | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """One delivery, normalised. Status names are the tracker's, not the workflow's ids.
 
