@@ -20,6 +20,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from bridge.workflows.billing import Billing
 from bridge.workflows.problems import undeclared_status
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
@@ -147,6 +148,9 @@ class Workflow(_Strict):
         default_factory=dict,
         description="Status → how long a ticket may stay there, counted from its last entry.",
     )
+    billing: Billing | None = Field(
+        None, description="Which tickets are billed; none: the workflow bills nothing."
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     def status_id(self, tracker_name: str | None) -> str | None:
@@ -239,6 +243,8 @@ class Workflow(_Strict):
         for sid, timer in self.timers.items():
             yield from undeclared(("timers", sid), sid)
             yield from self._timer_problems(sid, timer, declared)
+        if self.billing is not None:
+            yield from self.billing.problems(self.statuses)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)

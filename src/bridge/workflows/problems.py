@@ -59,6 +59,8 @@ def describe(err: Mapping[str, Any]) -> str:
         )
     if kind == "too_short" and not err.get("ctx", {}).get("actual_length", 1):
         return "expected at least one item, got an empty list"
+    if kind == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])  # the model's own words, already written for admins
     msg = str(err.get("msg", kind))
     return msg[:1].lower() + msg[1:]
 

@@ -24,9 +24,10 @@ SCHEMA_ID = "urn:ticket-bridge:workflow"
 BEYOND_SCHEMA = (
     "This schema checks the shape of a workflow file: its keys, the type of each value and "
     "the form of status ids. `bridge check` also checks what a schema cannot express: "
-    "every status used under `initial`, `flow`, `customer_transitions` and `on_enter` is "
-    "declared under `statuses`; every status can be reached from `initial` along `flow`; "
-    "each customer move is part of `flow`; no two statuses share a tracker name; message "
+    "every status used under `initial`, `flow`, `customer_transitions`, `on_enter`, "
+    "`timers` and `billing` is declared under `statuses`; every status can be reached from "
+    "`initial` along `flow`; each customer move is part of `flow`; no status is both "
+    "billable and never billable; no two statuses share a tracker name; message "
     "templates use only their placeholders; and across files, no two workflows share a "
     "name or claim the same issue or request type in the same project."
 )
