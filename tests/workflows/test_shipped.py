@@ -123,6 +123,22 @@ def test_deso_crm(shipped: WorkflowSet) -> None:
     assert not wf.on_enter and not wf.required_fields()
 
 
+def billing_names(wf: Workflow) -> tuple[list[str], list[str], str | None]:
+    """The billing section in the tracker's status names, as finance and the process say it."""
+    assert wf.billing is not None, f"{wf.name} bills nothing"
+    names = lambda ids: [wf.statuses[sid] for sid in ids]  # noqa: E731
+    approval = wf.statuses[wf.billing.approval] if wf.billing.approval else None
+    return names(wf.billing.billable), names(wf.billing.never), approval
+
+
+def test_what_each_workflow_bills(shipped: WorkflowSet) -> None:
+    service = by_name(shipped, "service-sheet")
+    assert billing_names(service) == (["Hotovo"], ["Zrušeno"], "Schváleno")
+    assert billing_names(by_name(shipped, "targito-support")) == (["Done"], [], "Done")
+    assert billing_names(by_name(shipped, "deso-crm")) == (["Closed"], [], None)
+    assert all(wf.billing and wf.billing.rounding is None for wf in shipped), "rounding is opt-in"
+
+
 def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
