@@ -149,6 +149,14 @@ def test_a_ticket_done_in_an_earlier_period_and_never_billed_is_left_to_that_per
     assert run(t) is None
 
 
+def test_a_ticket_passed_over_by_its_own_periods_final_run_is_billed_late_in_a_later_one() -> None:
+    t = reopened(work("1", 3600, prague(2026, 9, 20, 9)), work("2", 1800), done_again=True)
+    found = bill(t, TARGITO, NOVEMBER, None, Approval.AGENT, passed_over=True)
+    assert kinds_and_seconds(found) == [("late", 3600, "1"), ("late", 1800, "2")]
+    assert found is not None and found.done_at == prague(2026, 9, 29, 11)
+    assert bill(t, TARGITO, NOVEMBER, None, Approval.AGENT) is None
+
+
 def test_a_ticket_done_after_the_period_is_not_billed_in_it_even_when_billed_since() -> None:
     t = done_on(prague(2026, 11, 3, 10), work("1", 900), work("2", 600))
     assert run(t) is None

@@ -66,11 +66,16 @@ def bill(
     period: Period,
     billed: Mapping[str, int] | None,
     approval: Approval,
+    *,
+    passed_over: bool = False,
 ) -> Bill | None:
     """The ticket's bill in `period`, or None when nothing on it is billed there.
 
     `billed` maps each worklog id to the seconds final runs have billed for it so far; None
     means the ticket was never billed, and `{}` that it was billed with no worklogs.
+    `passed_over`: a final run of the period the ticket was done in was made while it was
+    not billable (re-opened), so it was never billed there; it is billed now, all its work
+    as late work, rather than never.
     """
     billing = workflow.billing
     if billing is None or workflow.status_id(ticket.status) not in billing.billable:
@@ -79,9 +84,12 @@ def bill(
     if done is None or done.at >= period.ends:
         return None
     if billed is None:
-        if not period.holds(done.at):
+        if period.holds(done.at):
+            lines = [_line(LineKind.WORK, w) for w in ticket.worklogs]
+        elif passed_over:
+            lines = [_line(LineKind.LATE, w) for w in ticket.worklogs if w.seconds]
+        else:
             return None  # done in an earlier period: that period's export bills it
-        lines = [_line(LineKind.WORK, w) for w in ticket.worklogs]
     else:
         lines = _since(ticket.worklogs, billed)
         if not lines:
