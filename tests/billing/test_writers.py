@@ -1,0 +1,151 @@
+"""Billing exports as finance opens them: read back with the csv module, openpyxl and json,
+the way a spreadsheet or an accounting tool would see them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bridge.billing.model import TICKET_COLUMNS, WORKLOG_COLUMNS, Period, Row
+from bridge.billing.writers import ExportHeader, write_export
+
+PRAGUE = ZoneInfo("Europe/Prague")
+MAY = Period(date(2024, 5, 1), date(2024, 5, 31), PRAGUE)
+CREATED = datetime(2024, 6, 1, 6, 0, tzinfo=UTC)
+
+
+def header(granularity: str = "ticket", run: int | None = 42) -> ExportHeader:
+    return ExportHeader(
+        period=MAY, tracker="jira", granularity=granularity, run=run,
+        created_at=CREATED, requested_by="Żaneta Wójcik",
+    )
+
+
+def row(**changes: object) -> Row:
+    fields: dict[str, object] = dict(
+        ticket="SUP-1", summary="Tiskárna ve třetím patře netiskne", type="Incident",
+        organization="Łódź Logistyka sp. z o.o.", reporter="Jiří Dvořák",
+        # late evening of 30 April in UTC is already 1 May in Prague
+        done_at=datetime(2024, 4, 30, 22, 30, tzinfo=UTC), approval="manual",
+        kind="work", seconds=5400,
+    )
+    fields.update(changes)
+    return Row(**fields)  # type: ignore[arg-type]
+
+
+def worklog_row(**changes: object) -> Row:
+    fields: dict[str, object] = dict(
+        worklog_id="10001", author="Agnieszka Żółć",
+        started=datetime(2024, 5, 2, 7, 15, tzinfo=UTC), comment="Vyměněn toner, ověřena fronta",
+    )
+    fields.update(changes)
+    return row(**fields)
+
+
+FORMULA_SUMMARY = '=HYPERLINK("http://evil.example/", "Zaplaťte zde")'
+ADJUSTMENT = dict(
+    ticket="SUP-2", summary="@SUM(A1:A9)", comment="+420 123 456 789", kind="adjustment",
+    seconds=-1800, reason="-hours changed from 2.00 to 1.50",
+)
+
+
+def export(fmt: str, rows: list[Row], granularity: str = "ticket", **options: object) -> bytes:
+    out = io.BytesIO()
+    write_export(fmt, header(granularity), iter(rows), out, **options)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def read_csv(data: bytes, delimiter: str = ",") -> list[dict[str, str]]:
+    text = io.StringIO(data.decode("utf-8-sig"), newline="")
+    return list(csv.DictReader(text, delimiter=delimiter))
+
+
+# CSV
+
+
+def test_csv_has_a_bom_so_excel_shows_czech_and_polish_letters() -> None:
+    data = export("csv", [row()])
+
+    assert data.startswith(b"\xef\xbb\xbf")
+    [read] = read_csv(data)
+    assert tuple(read) == TICKET_COLUMNS
+    assert read["summary"] == "Tiskárna ve třetím patře netiskne"
+    assert read["organization"] == "Łódź Logistyka sp. z o.o."
+    assert read["reporter"] == "Jiří Dvořák"
+    assert read["hours"] == "1.50"
+
+
+def test_csv_dates_are_local_to_the_period() -> None:
+    [read] = read_csv(export("csv", [worklog_row()], "worklog"))
+
+    assert read["done_at"] == "2024-05-01 00:30"
+    assert read["started"] == "2024-05-02 09:15"
+
+
+def test_csv_with_semicolons_keeps_a_dot_in_hours() -> None:
+    data = export("csv", [row(summary="Účet; druhá část")], delimiter=";")
+
+    [read] = read_csv(data, delimiter=";")
+    assert read["hours"] == "1.50"
+    assert read["summary"] == "Účet; druhá část"
+    assert data.decode("utf-8-sig").splitlines()[0] == ";".join(TICKET_COLUMNS)
+
+
+def test_csv_with_tabs() -> None:
+    [read] = read_csv(export("csv", [row()], delimiter="\t"), delimiter="\t")
+
+    assert read["ticket"] == "SUP-1"
+
+
+@pytest.mark.parametrize("delimiter", ["|", ",,", "", "."])
+def test_csv_refuses_other_delimiters_before_writing(delimiter: str) -> None:
+    out = io.BytesIO()
+
+    with pytest.raises(ValueError, match="delimiter must be one of"):
+        write_export("csv", header(), iter([row()]), out, delimiter=delimiter)
+    assert out.getvalue() == b""
+
+
+def test_csv_neutralises_formulas_in_text_but_not_negative_hours() -> None:
+    data = export("csv", [row(summary=FORMULA_SUMMARY), worklog_row(**ADJUSTMENT)], "worklog")
+
+    first, adjustment = read_csv(data)
+    assert first["summary"] == "'" + FORMULA_SUMMARY
+    assert adjustment["summary"] == "'@SUM(A1:A9)"
+    assert adjustment["comment"] == "'+420 123 456 789"
+    assert adjustment["reason"] == "'-hours changed from 2.00 to 1.50"
+    assert adjustment["hours"] == "-0.50"
+
+
+@pytest.mark.parametrize("start", ["\t", "\r"])
+def test_csv_neutralises_text_starting_with_tab_or_carriage_return(start: str) -> None:
+    [read] = read_csv(export("csv", [row(summary=start + "=1+1")]))
+
+    assert read["summary"] == "'" + start + "=1+1"
+
+
+def test_csv_at_worklog_granularity_adds_the_worklog_columns() -> None:
+    [read] = read_csv(export("csv", [worklog_row()], "worklog"))
+
+    assert tuple(read) == TICKET_COLUMNS + WORKLOG_COLUMNS
+    assert read["worklog_id"] == "10001"
+    assert read["author"] == "Agnieszka Żółć"
+    assert read["comment"] == "Vyměněn toner, ověřena fronta"
+
+
+def test_empty_csv_is_the_header_alone() -> None:
+    data = export("csv", [])
+
+    assert data.decode("utf-8-sig") == ",".join(TICKET_COLUMNS) + "\r\n"
+
+
+def test_csv_leaves_the_callers_stream_open() -> None:
+    out = io.BytesIO()
+    write_export("csv", header(), iter([row()]), out)
+
+    out.write(b"more")
+    assert out.getvalue().endswith(b"more")
