@@ -8,6 +8,7 @@ import io
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 
 from bridge.billing.model import TICKET_COLUMNS, WORKLOG_COLUMNS, Period, Row
@@ -62,6 +63,10 @@ def export(fmt: str, rows: list[Row], granularity: str = "ticket", **options: ob
 def read_csv(data: bytes, delimiter: str = ",") -> list[dict[str, str]]:
     text = io.StringIO(data.decode("utf-8-sig"), newline="")
     return list(csv.DictReader(text, delimiter=delimiter))
+
+
+def read_xlsx(data: bytes) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(data))
 
 
 # CSV
@@ -149,3 +154,80 @@ def test_csv_leaves_the_callers_stream_open() -> None:
 
     out.write(b"more")
     assert out.getvalue().endswith(b"more")
+
+
+# XLSX
+
+
+def test_xlsx_cells_are_typed_under_a_bold_frozen_header() -> None:
+    book = read_xlsx(export("xlsx", [worklog_row()], "worklog"))
+    sheet = book["Billing"]
+    names = [cell.value for cell in sheet[1]]
+    values = dict(zip(names, (cell for cell in sheet[2]), strict=True))
+
+    assert tuple(names) == TICKET_COLUMNS + WORKLOG_COLUMNS
+    assert all(cell.font.bold for cell in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    assert values["hours"].value == 1.5
+    assert isinstance(values["hours"].value, float)
+    assert values["hours"].number_format == "0.00"
+    assert values["done_at"].value == datetime(2024, 5, 1, 0, 30)
+    assert values["done_at"].is_date
+    assert values["started"].value == datetime(2024, 5, 2, 9, 15)
+    assert values["organization"].value == "Łódź Logistyka sp. z o.o."
+    assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width
+
+
+def test_xlsx_ends_with_a_totals_row_summing_the_hours() -> None:
+    rows = [row(), row(ticket="SUP-2", seconds=2700), row(ticket="SUP-3", seconds=-900)]
+    sheet = read_xlsx(export("xlsx", rows))["Billing"]
+    hours = openpyxl.utils.get_column_letter(TICKET_COLUMNS.index("hours") + 1)
+
+    last = list(sheet.iter_rows(min_row=sheet.max_row, values_only=True))[0]
+    assert sheet.max_row == 5
+    assert last[0] == "Total"
+    assert last[TICKET_COLUMNS.index("hours")] == f"=SUM({hours}2:{hours}4)"
+    assert sum(sheet[f"{hours}{n}"].value for n in range(2, 5)) == 2.0
+
+
+def test_xlsx_neutralises_formulas_in_text_but_not_negative_hours() -> None:
+    data = export("xlsx", [row(summary=FORMULA_SUMMARY), worklog_row(**ADJUSTMENT)], "worklog")
+    sheet = read_xlsx(data)["Billing"]
+    columns = TICKET_COLUMNS + WORKLOG_COLUMNS
+    first, adjustment = (
+        dict(zip(columns, values, strict=True))
+        for values in sheet.iter_rows(min_row=2, max_row=3, values_only=True)
+    )
+
+    assert first["summary"] == "'" + FORMULA_SUMMARY
+    assert adjustment["summary"] == "'@SUM(A1:A9)"
+    assert adjustment["comment"] == "'+420 123 456 789"
+    assert adjustment["reason"] == "'-hours changed from 2.00 to 1.50"
+    assert adjustment["hours"] == -0.5
+
+
+def test_xlsx_drops_control_characters_xml_cannot_hold() -> None:
+    sheet = read_xlsx(export("xlsx", [row(summary="Tiskárna\x0b\x01 netiskne")]))["Billing"]
+
+    assert sheet["B2"].value == "Tiskárna netiskne"
+
+
+def test_xlsx_says_which_run_and_period_it_holds() -> None:
+    about = read_xlsx(export("xlsx", [row()]))["Export"]
+    facts = {name: value for name, value in about.iter_rows(values_only=True)}
+
+    assert facts["run"] == 42
+    assert facts["period"] == "2024-05-01 to 2024-05-31"
+    assert facts["time zone"] == "Europe/Prague"
+    assert facts["created at"] == datetime(2024, 6, 1, 8, 0)
+    assert facts["requested by"] == "Żaneta Wójcik"
+
+
+def test_empty_xlsx_has_the_header_and_a_zero_total() -> None:
+    sheet = read_xlsx(export("xlsx", []))["Billing"]
+
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == TICKET_COLUMNS
+    assert rows[1][0] == "Total"
+    assert rows[1][TICKET_COLUMNS.index("hours")] == 0
+    assert len(rows) == 2

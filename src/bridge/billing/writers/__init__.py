@@ -1,5 +1,5 @@
-"""Billing exports as files finance opens: CSV for spreadsheets. Rows stream through: a
-writer counts what it writes and never holds more than one row, so an export of a hundred thousand worklogs costs no more memory than ten."""
+"""Billing exports as files finance opens: CSV and XLSX for spreadsheets. Rows stream through: a writer counts what it writes and never holds more
+than one row, so an export of a hundred thousand worklogs costs no more memory than ten."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import BinaryIO
 from bridge.billing.model import Row
 from bridge.billing.writers.csvfile import DELIMITERS, check_delimiter, write_csv
 from bridge.billing.writers.header import GRANULARITIES, ExportHeader, Totals
+from bridge.billing.writers.xlsxfile import write_xlsx
 
-FORMATS = ("csv",)
+FORMATS = ("csv", "xlsx")
 
 __all__ = [
     "DELIMITERS",
@@ -39,4 +40,4 @@ def write_export(
     if fmt == "csv":
         check_delimiter(delimiter)
         return write_csv(header, rows, out, delimiter=delimiter)
-    raise AssertionError(fmt)
+    return write_xlsx(header, rows, out)
