@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 
 from bridge.billing.model import TICKET_COLUMNS, WORKLOG_COLUMNS, Period, Row
-from bridge.billing.writers import ExportHeader, write_export
+from bridge.billing.writers import FORMATS, ExportHeader, write_export
 
 PRAGUE = ZoneInfo("Europe/Prague")
 MAY = Period(date(2024, 5, 1), date(2024, 5, 31), PRAGUE)
@@ -231,3 +233,82 @@ def test_empty_xlsx_has_the_header_and_a_zero_total() -> None:
     assert rows[1][0] == "Total"
     assert rows[1][TICKET_COLUMNS.index("hours")] == 0
     assert len(rows) == 2
+
+
+# JSON
+
+
+def test_json_parses_with_hours_exact_and_totals_that_add_up() -> None:
+    rows = [row(), worklog_row(**ADJUSTMENT), row(ticket="SUP-3", seconds=20)]
+    data = export("json", rows, "worklog")
+    document = json.loads(data, parse_float=Decimal)
+
+    assert document["run"] == 42
+    assert document["tracker"] == "jira"
+    assert document["period"] == {
+        "from": "2024-05-01", "to": "2024-05-31", "time_zone": "Europe/Prague",
+    }
+    assert document["granularity"] == "worklog"
+    assert document["created_at"] == "2024-06-01T08:00:00+02:00"
+    assert document["requested_by"] == "Żaneta Wójcik"
+    hours = [r["hours"] for r in document["rows"]]
+    assert hours == [Decimal("1.50"), Decimal("-0.50"), Decimal("0.01")]
+    assert b'"hours": 1.50,' in data
+    assert document["totals"] == {"rows": 3, "hours": Decimal("1.01"), "seconds": 5400 - 1800 + 20}
+    assert sum(r["seconds"] for r in document["rows"]) == document["totals"]["seconds"]
+
+
+def test_json_rows_carry_the_columns_local_times_and_text_as_written() -> None:
+    data = export("json", [worklog_row(summary=FORMULA_SUMMARY)], "worklog")
+    [written] = json.loads(data)["rows"]
+
+    assert list(written) == [*TICKET_COLUMNS, *WORKLOG_COLUMNS, "seconds"]
+    assert written["done_at"] == "2024-05-01T00:30:00+02:00"
+    assert written["started"] == "2024-05-02T09:15:00+02:00"
+    assert written["summary"] == FORMULA_SUMMARY
+    assert "Łódź".encode() in data
+
+
+def test_json_at_ticket_granularity_has_no_worklog_fields() -> None:
+    [written] = json.loads(export("json", [row()]))["rows"]
+
+    assert list(written) == [*TICKET_COLUMNS, "seconds"]
+
+
+def test_empty_json_preview_is_a_valid_document_with_zero_totals() -> None:
+    out = io.BytesIO()
+    totals = write_export("json", header(run=None), iter([]), out)
+    document = json.loads(out.getvalue())
+
+    assert document["run"] is None
+    assert document["rows"] == []
+    assert document["totals"] == {"rows": 0, "hours": 0, "seconds": 0}
+    assert totals.rows == 0
+
+
+# Every format
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_totals_returned_are_the_sum_of_the_hours_column(fmt: str) -> None:
+    rows = [row(seconds=20), row(seconds=20), row(seconds=20), row(seconds=-1)]
+    totals = write_export(fmt, header(), iter(rows), io.BytesIO())
+
+    # each row shows 0.01 (and the last 0.00, not -0.00): three cents, not hours(59 s) = 0.02
+    assert (totals.rows, totals.seconds, totals.hours) == (4, 59, Decimal("0.03"))
+
+
+def test_csv_does_not_show_minus_zero_hours() -> None:
+    [read] = read_csv(export("csv", [row(seconds=-1)]))
+
+    assert read["hours"] == "0.00"
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="format must be one of csv, xlsx, json"):
+        write_export("ods", header(), iter([]), io.BytesIO())
+
+
+def test_unknown_granularity_is_refused() -> None:
+    with pytest.raises(ValueError, match="granularity must be one of ticket, worklog"):
+        header("day")

@@ -1,4 +1,5 @@
-"""Billing exports as files finance opens: CSV and XLSX for spreadsheets. Rows stream through: a writer counts what it writes and never holds more
+"""Billing exports as files finance opens: CSV and XLSX for spreadsheets, JSON for
+accounting tools. Rows stream through: a writer counts what it writes and never holds more
 than one row, so an export of a hundred thousand worklogs costs no more memory than ten."""
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from typing import BinaryIO
 from bridge.billing.model import Row
 from bridge.billing.writers.csvfile import DELIMITERS, check_delimiter, write_csv
 from bridge.billing.writers.header import GRANULARITIES, ExportHeader, Totals
+from bridge.billing.writers.jsonfile import write_json
 from bridge.billing.writers.xlsxfile import write_xlsx
 
-FORMATS = ("csv", "xlsx")
+FORMATS = ("csv", "xlsx", "json")
 
 __all__ = [
     "DELIMITERS",
@@ -40,4 +42,6 @@ def write_export(
     if fmt == "csv":
         check_delimiter(delimiter)
         return write_csv(header, rows, out, delimiter=delimiter)
-    return write_xlsx(header, rows, out)
+    if fmt == "xlsx":
+        return write_xlsx(header, rows, out)
+    return write_json(header, rows, out)
