@@ -96,7 +96,8 @@ class Bill:
 
 def hours(seconds: int) -> Decimal:
     """Seconds as hours with two decimals (half up), as finance reads them."""
-    return (Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    value = (Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return value + 0  # a few seconds taken back are 0.00, not -0.00
 
 
 # The columns of an export, in order. `worklog` granularity adds WORKLOG_COLUMNS.
