@@ -178,3 +178,48 @@ async def test_an_unusable_fields_answer_is_a_refusal_naming_the_call():
 
 async def test_without_a_tracker_there_is_no_work_to_bill():
     assert await every(OfflineTracker("jira", parse_body), projects=["SRV"]) == []
+
+
+# -- through the stand-in --------------------------------------------------------------------
+def through(standin: JiraStandin) -> JiraTracker:
+    transport = httpx.ASGITransport(app=create_app(standin))
+    client = RestClient(BASE, transport=transport, user="bridge", token="t")
+    return JiraTracker(client, deployment=standin.deployment, retry=FAST)
+
+
+def site(deployment: str, count: int = 150) -> JiraStandin:
+    """`count` billed tickets, every seventh with more worklogs than a search shows."""
+    standin = JiraStandin(deployment=deployment)
+    for n in range(1, count + 1):
+        logged = [{"started": (datetime(2026, 11, 2, 8, tzinfo=UTC) + timedelta(hours=k)).isoformat(),
+                   "seconds": 600 * (k + 1), "by": AGENT, "comment": f"Práce {k}"}
+                  for k in range(25 if n % 7 == 0 else n % 4)]
+        standin.add_issue({
+            "key": f"SRV-{n}", "status": "Hotovo", "fields": {"summary": f"Ticket {n}"},
+            "reporter": {**JANA, "emailAddress": f"jana@firma{n % 3}.cz"}, "worklogs": logged,
+            "organizations": ["Pekárna Novák"] if n % 2 else [],
+            "history": [{"from": "Realizace", "to": "Hotovo", "by": AGENT, "at": "2026-11-01T10:00:00+01:00"}]})
+    return standin
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
+async def test_every_worklog_of_a_site_is_read_with_a_call_a_page_and_one_per_long_ticket(deployment):
+    standin = site(deployment)
+    found = await every(through(standin), statuses=["Hotovo"], projects=["SRV"])
+
+    assert len(found) == 150
+    for ticket in found:
+        kept = standin.issue_state(standin.issues[ticket.key])
+        assert [(w.id, w.seconds, w.comment) for w in ticket.worklogs] == [
+            (w["id"], w["seconds"], w["comment"]) for w in kept["worklogs"]]
+        number = int(ticket.key.split("-")[1])
+        assert ticket.organization == ("Pekárna Novák" if number % 2 else f"firma{number % 3}.cz")
+        assert [c.to_status for c in ticket.history] == ["Hotovo"]
+    (seventh,) = [ticket for ticket in found if ticket.key == "SRV-7"]
+    assert len(seventh.worklogs) == 25 and seventh.worklogs[0].started == datetime(2026, 11, 2, 8, tzinfo=UTC)
+    paths = [call["path"] for call in standin.calls]
+    api = "/rest/api/3" if deployment == "cloud" else "/rest/api/2"
+    search = f"{api}/search/jql" if deployment == "cloud" else f"{api}/search"
+    assert paths.count(f"{api}/field") == 1 and paths.count(search) == 2  # 100 + 50 tickets
+    assert sorted(p for p in paths if p.endswith("/worklog")) == sorted(
+        f"{api}/issue/SRV-{n}/worklog" for n in range(7, 151, 7))
