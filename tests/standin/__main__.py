@@ -5,7 +5,7 @@
 Once it listens it prints one line, `JIRA-STANDIN READY http://HOST:PORT`, to stdout; with
 --port 0 the port is the one the system picked. A state file holds the same JSON document as
 `POST /_standin/reset` (deployment, account, credentials, statuses, transitions, issues, users,
-faults, webhook).
+faults, webhook, organizations_field).
 """
 
 from __future__ import annotations

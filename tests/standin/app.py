@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import worklogs
 from .rest import NOT_JSON, answer
 from .state import JiraStandin
 from .times import parse_time
@@ -83,6 +84,23 @@ def _person_moves(standin: JiraStandin, data: Any, request: Request) -> Any:
     return event
 
 
+def _log_work(standin: JiraStandin, data: Any, request: Request) -> Any:
+    """Someone logs time on a ticket (one worklog or a list), edits a worklog's seconds
+    (`{"seconds", "comment", "at"}`) or deletes one; each updates the ticket, as in Jira."""
+    issue = standin.find_issue(request.path_params["key"])
+    if issue is None:
+        return JSONResponse({"error": "no such issue"}, 404)
+    if request.method == "POST":
+        made = worklogs.add(standin, issue, data)
+        return [entry for entry in worklogs.state_json(standin, issue) if entry["id"] in {w.id for w in made}]
+    ident = request.path_params["id"]
+    if request.method == "PUT":
+        done = worklogs.edit(standin, issue, ident, data) is not None
+    else:
+        done = worklogs.delete(standin, issue, ident, parse_time(data["at"]) if data.get("at") else None)
+    return None if done else JSONResponse({"error": "no such worklog"}, 404)
+
+
 def _faults(standin: JiraStandin, data: Any, request: Request) -> Any:
     if request.method == "DELETE":
         return standin.faults.clear()
@@ -111,6 +129,8 @@ def create_app(standin: JiraStandin | None = None) -> Starlette:
         Route("/_standin/issues", _control(_seed_issues), methods=["POST"]),
         Route("/_standin/issues/{key}", _control(_issue), methods=["GET"]),
         Route("/_standin/issues/{key}/transition", _control(_person_moves), methods=["POST"]),
+        Route("/_standin/issues/{key}/worklogs", _control(_log_work), methods=["POST"]),
+        Route("/_standin/issues/{key}/worklogs/{id}", _control(_log_work), methods=["PUT", "DELETE"]),
         Route("/_standin/workflow", _control(_set_workflow), methods=["POST"]),
         Route("/_standin/users", _control(_seed_users), methods=["POST"]),
         Route("/_standin/faults", _control(_faults), methods=["GET", "POST", "DELETE"]),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import history, search
+from . import history, search, worklogs
 from .adf import comment_problem
 from .openapi import methods_of, resolve
 from .state import Issue, JiraStandin
@@ -216,6 +216,18 @@ def _my_permissions(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
         for i, p in enumerate(wanted)}}
 
 
+@_on_issue
+def _get_worklogs(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    start, most = call.query.get("startAt", "0"), call.query.get("maxResults", str(worklogs.PAGE_MOST))
+    if not (start.isdigit() and most.isdigit()):  # Jira answers 404 here, as its OpenAPI says
+        return jira_error(404, "startAt and maxResults must be numbers.")
+    return 200, worklogs.page(standin, issue, call.base, call.version, int(start), int(most))
+
+
+def _fields(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    return 200, worklogs.fields_json(standin)
+
+
 def _statuses(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
     return 200, [standin.status_json(name, call.base) for name in standin.statuses]
 
@@ -233,6 +245,8 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/mypermissions"): _my_permissions,
     ("GET", "/rest/api/3/status"): _statuses,
     ("GET", ISSUE + "/changelog"): _get_changelog,
+    ("GET", ISSUE + "/worklog"): _get_worklogs,
+    ("GET", "/rest/api/3/field"): _fields,
     ("GET", "/rest/api/3/search/jql"): _search_jql,
     ("POST", "/rest/api/3/search/jql"): _search_jql_posted,
     ("GET", "/rest/api/3/search"): _search_by_offset,

@@ -11,12 +11,13 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
 import httpx
 
+from . import worklogs
 from .history import Change, seeded, state_json
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
 
@@ -49,6 +50,9 @@ class Issue:
     transitions: dict[str, list[dict[str, str]]] | None
     comments: list[dict[str, Any]]
     history: list[Change]  # its status changes, oldest first
+    worklogs: list[worklogs.Worklog] = field(default_factory=list)  # by when logged
+    organizations: list[str] = field(default_factory=list)  # names, in the organisations field
+    reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
 
 
 @dataclass
@@ -96,6 +100,8 @@ class JiraStandin:
         self.comment_properties: dict[str, dict[str, Any]] = {}  # by comment id, then key
         self.denied_permissions: set[str] = set()  # the bridge account lacks these
         self.users: list[dict[str, Any]] = []
+        self.organizations_field: str | None = "customfield_10002"  # None: no Service Management
+        self.organization_ids: dict[str, str] = {}  # by name
         self.calls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.webhook: dict[str, Any] | None = None
@@ -106,6 +112,7 @@ class JiraStandin:
         """Reset, then apply a seed: the document of --state-file and POST /_standin/reset."""
         self.reset(seed.get("deployment", "cloud"), seed.get("account"), seed.get("credentials"))
         self.set_workflow(seed.get("transitions", {}), seed.get("statuses", {}))
+        self.organizations_field = seed.get("organizations_field", self.organizations_field)
         for issue in seed.get("issues", []):
             self.add_issue(issue)
         for user in seed.get("users", []):
@@ -142,7 +149,8 @@ class JiraStandin:
 
     def add_issue(self, data: dict[str, Any]) -> Issue:
         """A ticket as a seed describes it; with `history` (oldest first, ending in its
-        status) it was created at the first change and last updated at the last one."""
+        status) it was created at the first change and last updated at the last one, or at
+        the last of its `worklogs` logged after. `reporter` is a user, `organizations` names."""
         key = data["key"]
         self.set_workflow({}, data.get("statuses"))
         issuetype = data.get("issuetype", "Servis")
@@ -154,9 +162,10 @@ class JiraStandin:
             project = {"id": "10001", "key": project, "name": project}
         status = data.get("status", "Nový")
         history = seeded(self, data.get("history", []), status)
+        logged = worklogs.seeded(self, data.get("worklogs", []))
         created = history[0].at if history else now()
-        updated = parse_time(data["updated"]) if "updated" in data else (
-            history[-1].at if history else created)
+        updated = parse_time(data["updated"]) if "updated" in data else max(
+            [history[-1].at if history else created, *(w.created for w in logged)])
         fields = {
             "summary": f"Ticket {key}", "issuetype": issuetype, "project": project,
             "priority": {"id": "3", "name": "Medium"}, "reporter": None, "assignee": None,
@@ -165,7 +174,8 @@ class JiraStandin:
         fields.pop("status", None)
         table = data.get("transitions")
         issue = Issue(str(data.get("id") or 20000 + next(self._seq)), key, status, fields,
-                      None if table is None else self._transition_table(table), [], history)
+                      None if table is None else self._transition_table(table), [], history,
+                      logged, list(data.get("organizations", [])), data.get("reporter"))
         self.status(issue.status)
         self.issues[key] = issue
         return issue
@@ -209,6 +219,10 @@ class JiraStandin:
         by_id = (issue for issue in self.issues.values() if issue.id == id_or_key)
         return self.issues.get(id_or_key) or next(by_id, None)
 
+    def organization_id(self, name: str) -> str:
+        """The id of the Service Management organisation called `name`, made when new."""
+        return self.organization_ids.setdefault(name, str(len(self.organization_ids) + 1))
+
     def find_user(self, query: dict[str, str]) -> dict[str, Any] | None:
         for field_name, param in (("accountId", "accountId"), ("name", "username"), ("key", "key")):
             if param in query:
@@ -244,11 +258,17 @@ class JiraStandin:
     def issue_json(self, issue: Issue, base: str, version: str, fields: str | None = None,
                    with_transitions: bool = False) -> dict[str, Any]:
         """Jira's issue shape; `fields` is Jira's parameter ("a,b", "*all", "-c")."""
-        every = {**issue.fields, "status": self.status_json(issue.status, base)}
         wanted = [f for f in (fields or "*all").split(",") if f]
         excluded = {f[1:] for f in wanted if f.startswith("-")}
         included = {f for f in wanted if not f.startswith("-")}
         keep_all = not included or included & {"*all", "*navigable"}
+        every = {**issue.fields, "status": self.status_json(issue.status, base)}
+        if not included or included & {"*all", "worklog"}:
+            every["worklog"] = worklogs.field_json(self, issue, base, version)
+        if issue.reporter:
+            every["reporter"] = self.user_json(issue.reporter, base)
+        if self.organizations_field:
+            every[self.organizations_field] = worklogs.organizations_json(self, issue.organizations, base)
         chosen = {k: v for k, v in every.items()
                   if (keep_all or k in included) and k not in excluded}
         result = {"id": issue.id, "key": issue.key,
@@ -272,7 +292,8 @@ class JiraStandin:
 
     def issue_state(self, issue: Issue) -> dict[str, Any]:
         return {"key": issue.key, "id": issue.id, "status": issue.status, "fields": issue.fields,
-                "comments": issue.comments, "history": state_json(self, issue)}
+                "comments": issue.comments, "history": state_json(self, issue),
+                "worklogs": worklogs.state_json(self, issue)}
 
     # --- changes -----------------------------------------------------------------------------
     def add_comment(self, issue: Issue, payload: dict[str, Any], base: str, version: str,

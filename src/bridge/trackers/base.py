@@ -16,7 +16,7 @@ from datetime import datetime
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket
+from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket, WorkedTicket
 
 
 class MalformedDelivery(ValueError):
@@ -103,6 +103,10 @@ class Tracker(Protocol):
         With `with_history`, each comes with its whole status history: taken from the search
         answer where it holds it all, read per ticket only where it does not."""
 
+    def worked(self, wanted: Search) -> AsyncIterator[WorkedTicket]:
+        """Tickets matching `wanted` as billing reads them, each with its whole status history
+        (`with_history` is implied) and every worklog on it."""
+
     async def history(self, ticket: str) -> tuple[StatusChange, ...]:
         """The ticket's whole status history, oldest first."""
 
@@ -169,6 +173,11 @@ class OfflineTracker:
         """Nothing: with no tracker there is nothing to find, and a sweep finds nothing to do."""
         for found in ():
             yield found
+
+    async def worked(self, wanted: Search) -> AsyncIterator[WorkedTicket]:
+        """Nothing: with no tracker there is no work to bill."""
+        for ticket in ():
+            yield ticket
 
     async def history(self, ticket: str) -> tuple[StatusChange, ...]:
         raise TrackerUnavailable("no tracker configured")

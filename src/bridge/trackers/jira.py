@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 import httpx
 
-from bridge.engine import Actor, Comment, Event, Found, Role, StatusChange, Ticket, Transition
+from bridge.engine import (
+    Actor, Comment, Event, Found, Role, StatusChange, Ticket, Transition, WorkedTicket, Worklog,
+)
 from bridge.trackers.base import (
     Search,
     MalformedDelivery,
@@ -34,6 +36,7 @@ from bridge.trackers.jira_parsing import (
     parse_delivery,
     webhook_of,
 )
+from bridge.trackers.jira_worklogs import organizations_field, searched_worklogs, worked_ticket, worklog_page
 from bridge.trackers.jql import search_jql
 
 __all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body", "parse_delivery"]
@@ -41,10 +44,13 @@ __all__ = ["JiraTracker", "adf", "comment_text", "envelope_problem", "parse_body
 Deployment = Literal["cloud", "datacenter"]
 STATUS_FIELDS = ("status", "issuetype", "project")
 SEARCH_FIELDS = (*STATUS_FIELDS, "updated")
+WORKED_FIELDS = ("summary", "issuetype", "reporter", "status", "project", "worklog", "updated")
+SEARCH_PATHS = {"cloud": "/search/jql", "datacenter": "/search"}
 # Tickets per search page: the most Jira Cloud returns when fields are asked for. Changelog
 # entries per page of an issue's changelog: the most Jira Cloud returns.
 SEARCH_PAGE = 100
 CHANGELOG_PAGE = 100
+WORKLOG_PAGE = 1000  # worklogs per page of an issue's worklogs, read where a search cut them
 # What the bridge does on a ticket, as Jira's permission keys.
 NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment"}
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
@@ -96,6 +102,7 @@ class JiraTracker:
         self._clock = clock
         self._roles: dict[str, tuple[float, Role]] = {}
         self._me: frozenset[str] | None = None
+        self._organizations: tuple[str | None] | None = None  # (field id,) once read
 
     def parse(self, body: bytes) -> Event:
         return parse_body(body)
@@ -264,7 +271,7 @@ class JiraTracker:
         return self._cloud_pages(query) if self.deployment == "cloud" else self._datacenter_pages(query)
 
     async def _cloud_pages(self, query: dict[str, str]) -> AsyncIterator[tuple[str, list[Any]]]:
-        path, token = "/search/jql", None
+        path, token = SEARCH_PATHS["cloud"], None
         while True:
             params = query if token is None else {**query, "nextPageToken": token}
             page = (await self._call("GET", path, params=params)).json()
@@ -274,7 +281,7 @@ class JiraTracker:
                 return
 
     async def _datacenter_pages(self, query: dict[str, str]) -> AsyncIterator[tuple[str, list[Any]]]:
-        path, start = "/search", 0
+        path, start = SEARCH_PATHS["datacenter"], 0
         while True:
             page = (await self._call("GET", path, params={**query, "startAt": str(start)})).json()
             issues = page.get("issues") or []
@@ -311,6 +318,48 @@ class JiraTracker:
             start += len(values)
             if not values or page.get("isLast", start >= int(page.get("total") or 0)):
                 return
+
+    async def worked(self, wanted: Search) -> AsyncIterator[WorkedTicket]:
+        """Tickets matching `wanted`, each with its whole status history and every worklog.
+        The search brings up to 20 worklogs of each ticket; a ticket's worklogs are read on
+        their own only where it has more."""
+        organizations = await self.organizations_field()
+        extra = [*WORKED_FIELDS, *([organizations] if organizations else []), *wanted.fields]
+        async for found in self.search(replace(wanted, fields=extra, with_history=True)):
+            try:
+                listed = searched_worklogs(found.ticket.fields, found.ticket.key)
+                if listed is None:
+                    listed = await self.worklogs(found.ticket.key)
+                ticket = worked_ticket(found, listed, organizations)
+            except MalformedDelivery as exc:
+                path = SEARCH_PATHS[self.deployment]
+                raise TrackerRejected(f"GET {self._api}{path} answered an unusable issue: {exc}") from None
+            yield ticket
+
+    async def organizations_field(self) -> str | None:
+        """The id of the site's Jira Service Management organisations field (None: the site
+        has none), asked of `GET /field` once."""
+        if self._organizations is None:
+            try:
+                self._organizations = (organizations_field((await self._call("GET", "/field")).json()),)
+            except MalformedDelivery as exc:
+                raise TrackerRejected(f"GET {self._api}/field answered unusable fields: {exc}") from None
+        return self._organizations[0]
+
+    async def worklogs(self, ticket: str) -> tuple[Worklog, ...]:
+        """Every worklog on the ticket, oldest first, page by page."""
+        path, start, found = f"/issue/{segment(ticket)}/worklog", 0, []
+        while True:
+            params = {"startAt": str(start), "maxResults": str(WORKLOG_PAGE)}
+            page = (await self._call("GET", path, params=params)).json()
+            try:
+                listed, total = worklog_page(page, f"{ticket}: worklog")
+            except MalformedDelivery as exc:
+                raise TrackerRejected(f"GET {self._api}{path} answered unusable worklogs: {exc}") from None
+            found.extend(listed)
+            start += len(listed)
+            if not listed or start >= total:
+                return tuple(found)
 
     # -- changes: one attempt each; the executor retries after looking what was applied --
     async def transition(self, ticket: str, transition_id: str) -> None:
