@@ -1,5 +1,6 @@
 """Persistence: the durable inbox, deliveries through their states, the audit log of
-decisions and actions, the operators' queries (SQLAlchemy; SQLite or PostgreSQL)."""
+decisions and actions, the operators' queries, the billing ledger (SQLAlchemy; SQLite or
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bridge.store.deliveries import (
 )
 from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
 from bridge.store.jobs import JobRecords
+from bridge.store.ledger import BillingRun, Ledger, LedgerConflict
 from bridge.store.queries import Queries
 from bridge.store.records import Store
 from bridge.store.tables import MAX_ID
@@ -54,6 +56,7 @@ __all__ = [
     "RETRYING",
     "STATES",
     "Audit",
+    "BillingRun",
     "Deliveries",
     "DeliveryState",
     "Queries",
@@ -66,6 +69,8 @@ __all__ = [
     "InboxClosed",
     "InboxWriter",
     "JobRecords",
+    "Ledger",
+    "LedgerConflict",
     "Incoming",
     "PendingAction",
     "Store",
