@@ -17,7 +17,7 @@ from bridge.store.db import (
     open_existing,
     public_url,
 )
-from bridge.store.audit import Audit, DecisionRecord, PendingAction
+from bridge.store.audit import ActionOutcome, Audit, DecisionRecord, PendingAction
 from bridge.store.deliveries import (
     REPLAYABLE,
     STATES,
@@ -43,6 +43,7 @@ DEAD = DeliveryState.DEAD
 REJECTED = DeliveryState.REJECTED
 
 __all__ = [
+    "ActionOutcome",
     "DEAD",
     "DONE",
     "DatabaseProblem",

@@ -7,6 +7,7 @@ outcome is recorded the moment it is known.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,16 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from bridge.store.db import begin_write
 from bridge.store.tables import actions, decisions
 from bridge.store.values import clean_text, now, text_lengths
+
+
+class ActionOutcome(enum.StrEnum):
+    """An action's outcome as stored; members are the stored strings themselves."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # to be tried again
+    SKIPPED = "skipped"  # the ticket moved on before a retry
+    DRY_RUN = "dry_run"  # recorded, never sent
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ class Audit:
         stored as `dry_run` and never sent.
         """
         at = now()
-        outcome = "dry_run" if record.dry_run else "pending"
+        outcome = ActionOutcome.DRY_RUN if record.dry_run else ActionOutcome.PENDING
         with begin_write(self.engine) as conn:
             decision_id = conn.execute(
                 _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": at, **decision_row(record)}
@@ -155,7 +166,7 @@ class Audit:
                 .join(decisions, decisions.c.id == actions.c.decision_id)
                 .where(
                     decisions.c.delivery_id == delivery_id,
-                    actions.c.outcome.in_(("pending", "failed")),
+                    actions.c.outcome.in_((ActionOutcome.PENDING, ActionOutcome.FAILED)),
                 )
                 .order_by(actions.c.id)
             ).all()
