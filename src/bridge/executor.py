@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
-from bridge.store import DecisionRecord, PendingAction, Store
+from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
 from bridge.trackers.base import (
     Tracker,
     TrackerError,
@@ -32,7 +32,9 @@ from bridge.trackers.http import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-DONE, FAILED, PENDING, SKIPPED = "done", "failed", "pending", "skipped"
+DONE, FAILED, PENDING, SKIPPED = (
+    ActionOutcome.DONE, ActionOutcome.FAILED, ActionOutcome.PENDING, ActionOutcome.SKIPPED
+)
 
 
 @dataclass(frozen=True)

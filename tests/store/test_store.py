@@ -61,6 +61,12 @@ def test_migrations_match_the_table_definitions(store):
     for table in metadata.sorted_tables:
         columns = {c["name"] for c in found.get_columns(table.name)}
         assert columns == {c.name for c in table.columns}, table.name
+        indexes = {
+            (ix["name"], bool(ix["unique"]))
+            for ix in found.get_indexes(table.name)
+            if "duplicates_constraint" not in ix  # PostgreSQL's own for unique constraints
+        }
+        assert indexes == {(ix.name, bool(ix.unique)) for ix in table.indexes}, table.name
 
 
 async def test_group_commit_stores_every_delivery_once(store):

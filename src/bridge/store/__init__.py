@@ -1,4 +1,6 @@
-"""Persistence: the durable inbox, decisions, actions (SQLAlchemy; SQLite or PostgreSQL)."""
+"""Persistence: the durable inbox, deliveries through their states, the audit log of
+decisions and actions, the operators' queries, the billing ledger (SQLAlchemy; SQLite or
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,27 +17,33 @@ from bridge.store.db import (
     open_existing,
     public_url,
 )
-from bridge.store.jobs import JobRecords
-from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
-from bridge.store.records import (
-    DEAD,
-    DONE,
-    PENDING,
-    PROCESSING,
-    REJECTED,
+from bridge.store.audit import ActionOutcome, Audit, DecisionRecord, PendingAction
+from bridge.store.deliveries import (
     REPLAYABLE,
-    RETRYING,
     STATES,
-    Held,
     Claimed,
-    DecisionRecord,
+    Deliveries,
+    DeliveryState,
     Finished,
-    PendingAction,
-    Store,
+    Held,
 )
+from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
+from bridge.store.jobs import JobRecords
+from bridge.store.ledger import BillingRun, Ledger, LedgerConflict
+from bridge.store.queries import Queries
+from bridge.store.records import Store
 from bridge.store.tables import MAX_ID
 
+# The states by their old names, for the modules that compare with them.
+PENDING = DeliveryState.PENDING
+PROCESSING = DeliveryState.PROCESSING
+RETRYING = DeliveryState.RETRYING
+DONE = DeliveryState.DONE
+DEAD = DeliveryState.DEAD
+REJECTED = DeliveryState.REJECTED
+
 __all__ = [
+    "ActionOutcome",
     "DEAD",
     "DONE",
     "DatabaseProblem",
@@ -48,6 +56,11 @@ __all__ = [
     "REPLAYABLE",
     "RETRYING",
     "STATES",
+    "Audit",
+    "BillingRun",
+    "Deliveries",
+    "DeliveryState",
+    "Queries",
     "SchemaAhead",
     "SchemaBehind",
     "Held",
@@ -57,6 +70,8 @@ __all__ = [
     "InboxClosed",
     "InboxWriter",
     "JobRecords",
+    "Ledger",
+    "LedgerConflict",
     "Incoming",
     "PendingAction",
     "Store",

@@ -24,7 +24,8 @@ import orjson
 from sqlalchemy import Engine
 
 from bridge.store.db import write_lock
-from bridge.store.records import PENDING, clean_text
+from bridge.store.deliveries import DeliveryState
+from bridge.store.values import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Incoming:
     delivery_key: str
     headers: dict[str, str]
     body: bytes
-    state: str = PENDING  # or REJECTED, with the reason in `error`
+    state: str = DeliveryState.PENDING  # or REJECTED, with the reason in `error`
     error: str | None = None
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.store.db import begin_write
-from bridge.store.records import PENDING, _aware
+from bridge.store.deliveries import DeliveryState
 from bridge.store.tables import cursors, deliveries, status_changes
+from bridge.store.values import aware
 
 
 # Built once: this runs for every status change a customer or an agent makes.
@@ -42,7 +43,7 @@ class JobRecords:
         now = datetime.now(UTC)
         rows = [
             {"tracker": tracker, "delivery_key": key, "received_at": now, "headers": {},
-             "body": orjson.dumps(body), "state": PENDING, "attempts": 0, "claims": 0}
+             "body": orjson.dumps(body), "state": DeliveryState.PENDING, "attempts": 0, "claims": 0}
             for key, body in work
         ]
         if not rows:
@@ -79,7 +80,7 @@ class JobRecords:
             found = conn.execute(
                 select(cursors.c.position).where(cursors.c.job == job, cursors.c.tracker == tracker)
             ).scalar_one_or_none()
-        return _aware(found)
+        return aware(found)
 
     def move_cursor(self, job: str, tracker: str, position: datetime) -> None:
         now = datetime.now(UTC)

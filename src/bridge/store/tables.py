@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -108,4 +110,72 @@ cursors = Table(
     Column("tracker", String(32), primary_key=True),
     Column("position", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The billing ledger: each final export (a run), the tickets it billed with what finance saw
+# of them, and every line billed on them, so that a run can be exported again as it was and
+# no worklog is billed twice. Timestamps are stored in UTC beside the offset from UTC (in
+# seconds) they were given with, so that they come back written as they were.
+billing_runs = Table(
+    "billing_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tracker", String(32), nullable=False, index=True),
+    Column("period_first", Date, nullable=False),
+    Column("period_last", Date, nullable=False),
+    Column("zone", String(64), nullable=False),  # IANA name, e.g. Europe/Prague
+    Column("requested_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("tickets", Integer, nullable=False),
+    Column("seconds", BigInteger, nullable=False),
+)
+
+billed_tickets = Table(
+    "billed_tickets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("billing_runs.id"), nullable=False),
+    Column("tracker", String(32), nullable=False),
+    Column("position", Integer, nullable=False),  # its order in the run
+    Column("ticket", String(64), nullable=False),
+    Column("summary", String(255), nullable=False),
+    Column("issue_type", String(128), nullable=False),
+    Column("organization", Text, nullable=False),
+    Column("reporter", String(255), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=False),
+    Column("done_at_offset", Integer, nullable=False),
+    Column("approval", String(16), nullable=False),
+    Column("workflow", String(128), nullable=False),
+    UniqueConstraint("run_id", "position", name="uq_billed_tickets_run_position"),
+    Index("ix_billed_tickets_tracker_ticket", "tracker", "ticket"),
+)
+
+billed_lines = Table(
+    "billed_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("bill_id", Id, ForeignKey("billed_tickets.id"), nullable=False),
+    Column("run_id", Id, ForeignKey("billing_runs.id"), nullable=False),
+    Column("tracker", String(32), nullable=False),
+    Column("ticket", String(64), nullable=False),
+    Column("position", Integer, nullable=False),  # its order in its bill
+    Column("kind", String(16), nullable=False),  # work | late | adjustment | rounding
+    Column("seconds", Integer, nullable=False),
+    Column("worklog_id", String(64)),  # None: a rounding line
+    Column("author", String(255), nullable=False),
+    Column("started", DateTime(timezone=True)),
+    Column("started_offset", Integer),
+    Column("comment", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("bill_id", "position", name="uq_billed_lines_bill_position"),
+    Index("ix_billed_lines_tracker_ticket", "tracker", "ticket"),
+    # A worklog is billed as work (or late work) once; later lines on it only adjust.
+    Index(
+        "uq_billed_lines_tracker_worklog",
+        "tracker",
+        "worklog_id",
+        unique=True,
+        postgresql_where=text("kind IN ('work', 'late')"),
+        sqlite_where=text("kind IN ('work', 'late')"),
+    ),
 )

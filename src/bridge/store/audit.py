@@ -1,0 +1,187 @@
+"""The audit log: every decision, and the actions it took with their outcomes.
+
+A decision and its actions are recorded before any action is applied (outbox style), so
+an attempt cut short is resumed from what was planned rather than decided again, and each
+outcome is recorded the moment it is known.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, insert, select, update
+
+from bridge.store.db import begin_write
+from bridge.store.tables import actions, decisions
+from bridge.store.values import clean_text, now, text_lengths
+
+
+class ActionOutcome(enum.StrEnum):
+    """An action's outcome as stored; members are the stored strings themselves."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # to be tried again
+    SKIPPED = "skipped"  # the ticket moved on before a retry
+    DRY_RUN = "dry_run"  # recorded, never sent
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision as the audit log keeps it."""
+
+    tracker: str
+    ticket: str | None
+    event: str | None
+    actor: str | None
+    actor_role: str | None
+    from_status: str | None
+    to_status: str | None
+    workflow: str | None
+    verdict: str
+    rule: str
+    reason: str
+    dry_run: bool
+    chain_from: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    id: int
+    key: str  # the idempotency key; it marks what the action made in the tracker
+    kind: str
+    ticket: str
+    payload: dict[str, Any]
+
+
+_DECISION_LENGTHS = text_lengths(decisions)
+
+
+def decision_row(record: DecisionRecord) -> dict[str, Any]:
+    """`record` as the values of its row, its texts made fit to be stored."""
+    row = dict(record.__dict__)
+    for name, value in row.items():
+        if isinstance(value, str):
+            row[name] = clean_text(value, _DECISION_LENGTHS.get(name))
+    return row
+
+
+# The write statements are built once: building one per call costs more than running it.
+_INSERT_DECISION = insert(decisions).returning(decisions.c.id)
+_INSERT_ACTIONS = insert(actions).returning(actions.c.id, sort_by_parameter_order=True)
+SET_OUTCOME = (
+    update(actions)
+    .where(actions.c.id == bindparam("action_id"))
+    .values(outcome=bindparam("outcome"), error=bindparam("error"), updated_at=bindparam("at"))
+)
+_LATEST_STATUS_DECISION = (
+    select(
+        decisions.c.verdict,
+        decisions.c.actor_role,
+        decisions.c.from_status,
+        decisions.c.to_status,
+        decisions.c.chain_from,
+    )
+    .where(
+        decisions.c.ticket == bindparam("ticket"),
+        decisions.c.tracker == bindparam("tracker"),
+        decisions.c.to_status.is_not(None),
+    )
+    .order_by(decisions.c.id.desc())
+    .limit(1)
+)
+
+
+class Audit:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_decision(
+        self,
+        delivery_id: int | None,
+        record: DecisionRecord,
+        planned: list[tuple[str, str, str, dict[str, Any]]],
+    ) -> list[PendingAction]:
+        """Record a decision and its actions before any is applied (outbox style).
+
+        `planned` holds (idempotency key, kind, ticket, payload); actions of a dry run are
+        stored as `dry_run` and never sent.
+        """
+        at = now()
+        outcome = ActionOutcome.DRY_RUN if record.dry_run else ActionOutcome.PENDING
+        with begin_write(self.engine) as conn:
+            decision_id = conn.execute(
+                _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": at, **decision_row(record)}
+            ).scalar_one()
+            ids = conn.execute(
+                _INSERT_ACTIONS,
+                [
+                    {
+                        "decision_id": decision_id,
+                        "idempotency_key": key,
+                        "kind": kind,
+                        "ticket": ticket,
+                        "payload": payload,
+                        "outcome": outcome,
+                        "updated_at": at,
+                    }
+                    for key, kind, ticket, payload in planned
+                ],
+            ).scalars().all() if planned else []
+        if record.dry_run:
+            return []
+        return [
+            PendingAction(action_id, key, kind, ticket, payload)
+            for action_id, (key, kind, ticket, payload) in zip(ids, planned, strict=True)
+        ]
+
+    def customer_chain(self, tracker: str, ticket: str) -> tuple[str | None, str | None]:
+        """(origin, reached) of the customer's moves on this ticket that were let stand as
+        stale, when the ticket's latest status change is one of them; else (None, None)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_LATEST_STATUS_DECISION, {"tracker": tracker, "ticket": ticket}).first()
+        if row is None or row.verdict != "stale" or row.actor_role != "customer":
+            return None, None
+        return row.chain_from or row.from_status, row.to_status
+
+    def unfinished_actions(self, delivery_id: int) -> list[PendingAction] | None:
+        """Actions of an earlier attempt at this delivery not yet applied; None when the
+        delivery was never decided (so it must be decided now)."""
+        with self.engine.connect() as conn:
+            decided = conn.execute(
+                select(decisions.c.id).where(decisions.c.delivery_id == delivery_id).limit(1)
+            ).first()
+            if decided is None:
+                return None
+            rows = conn.execute(
+                select(
+                    actions.c.id,
+                    actions.c.idempotency_key,
+                    actions.c.kind,
+                    actions.c.ticket,
+                    actions.c.payload,
+                )
+                .join(decisions, decisions.c.id == actions.c.decision_id)
+                .where(
+                    decisions.c.delivery_id == delivery_id,
+                    actions.c.outcome.in_((ActionOutcome.PENDING, ActionOutcome.FAILED)),
+                )
+                .order_by(actions.c.id)
+            ).all()
+        return [
+            PendingAction(r.id, r.idempotency_key, r.kind, r.ticket, r.payload) for r in rows
+        ]
+
+    def set_action_outcome(
+        self, action_ids: int | list[int], outcome: str, error: str | None = None
+    ) -> None:
+        """Record actions' outcome the moment it is known."""
+        ids = [action_ids] if isinstance(action_ids, int) else action_ids
+        at = now()
+        with begin_write(self.engine) as conn:
+            conn.execute(
+                SET_OUTCOME,
+                [{"action_id": i, "outcome": outcome, "error": clean_text(error), "at": at} for i in ids],
+            )
