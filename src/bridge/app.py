@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,10 +22,13 @@ from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
 
 from bridge import __version__
+from bridge.billing.export import Billing
 from bridge.config import Settings
 from bridge.executor import Executor
+from bridge.jobs.exports import scheduled_preview
 from bridge.jobs.rounds import Jobs
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
+from bridge.store.ledger import Ledger
 from bridge.trackers.base import OfflineTracker, Tracker
 from bridge.trackers.health import NOT_CHECKED, TrackerHealth
 from bridge.trackers.http import RestClient, RetryPolicy
@@ -68,6 +72,7 @@ class Services:
     client: RestClient | None
     health: TrackerHealth
     jobs: Jobs
+    billing: Billing
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -138,7 +143,8 @@ def create_app(
         timedelta(seconds=settings.reconcile_lookback),
         worker.wake,
     )
-    services = Services(settings, store, registry, inbox, worker, client, health, jobs)
+    billing = Billing(tracker, Ledger(engine), lambda: registry.current)
+    services = Services(settings, store, registry, inbox, worker, client, health, jobs, billing)
 
     api = FastAPI(title="ticket-bridge", version=__version__, lifespan=_lifespan(services))
     api.state.settings = settings
@@ -219,6 +225,17 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
                     max_instances=1,
                     coalesce=True,
                 )
+        if settings.export_dir is not None and settings.tracker_configured:
+            scheduler.add_job(
+                scheduled_preview,
+                "cron",
+                args=[services.billing, settings.export_dir, settings.export_format, ZoneInfo(settings.timezone)],
+                day=1,
+                hour=6,
+                id="billing-preview",
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.start()
         # Everything built so far lives as long as the process: keep the collector from
         # walking it again and again while deliveries arrive.

@@ -56,6 +56,10 @@ sweep_cli = typer.Typer(help="Run a periodic job once, as `bridge serve` does on
 timers_cli = typer.Typer(help="Running timers: which tickets expire when, and why.", no_args_is_help=True)
 app.add_typer(sweep_cli, name="sweep")
 app.add_typer(timers_cli, name="timers")
+export_cli = typer.Typer(help="Export what finance invoices from.", no_args_is_help=True)
+billing_cli = typer.Typer(help="Final billing runs recorded in the ledger.", no_args_is_help=True)
+app.add_typer(export_cli, name="export")
+app.add_typer(billing_cli, name="billing")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -246,8 +250,7 @@ def schema() -> None:
 
 def _one_of(option: str, value: str | None, choices: Sequence[str]) -> None:
     if value is not None and value not in choices:
-        typer.echo(f"error: {option} must be one of {', '.join(choices)}", err=True)
-        raise typer.Exit(2)
+        _usage(f"{option} must be one of {', '.join(choices)}")
 
 
 def _print_rows(
@@ -374,6 +377,72 @@ def timers_list() -> None:
     from bridge.jobs.command import list_timers
 
     raise typer.Exit(asyncio.run(list_timers(_settings())))
+
+
+FORMATS = ("csv", "xlsx", "json")
+DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
+
+
+@export_cli.command("billing")
+def export_billing(
+    from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (in BRIDGE_TIMEZONE).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD, inclusive.")] = None,
+    month: Annotated[str | None, typer.Option(help="A whole month, YYYY-MM: instead of --from/--to.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
+    granularity: Annotated[str, typer.Option(help="ticket (a row per ticket) or worklog.")] = "ticket",
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter: ',' ';' or tab.")] = ",",
+    final: Annotated[bool, typer.Option("--final", help="Bill it: record the run in the ledger.")] = False,
+    run: Annotated[int | None, typer.Option("--run", help="Export a final run again, identical.", min=1, max=MAX_ID)] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (default: standard output).")] = None,
+    by: Annotated[str | None, typer.Option(help="Who asks, recorded with a final run (default: your login).")] = None,
+) -> None:
+    """Done work with its logged hours for a period. A preview (the default) records
+    nothing; --final bills it, so no later export bills the same work again."""
+    import asyncio
+    import getpass
+    from zoneinfo import ZoneInfo
+
+    from bridge.billing.command import export, export_run
+    from bridge.billing.export import GRANULARITIES, Layout
+    from bridge.billing.period import PeriodError, parse_period
+    from bridge.store.ledger import Ledger
+
+    _one_of("--format", fmt, FORMATS)
+    _one_of("--granularity", granularity, GRANULARITIES)
+    _one_of("--delimiter", delimiter, tuple(DELIMITERS))
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        _usage("XLSX is binary: write it to a file with -o FILE.xlsx, or redirect standard output")
+    layout = Layout(fmt, granularity, DELIMITERS[delimiter])
+    settings = _settings()
+    if run is not None:
+        if final or from_ or to or month:
+            _usage("--run exports a recorded run as it was: give no period and no --final")
+        raise typer.Exit(export_run(Ledger(_existing_store(settings).engine), run, layout, output))
+    try:
+        period = parse_period(ZoneInfo(settings.timezone), from_, to, month)
+    except PeriodError as exc:
+        _usage(str(exc))
+    who = by or getpass.getuser()
+    raise typer.Exit(asyncio.run(export(settings, period, layout, output, final=final, by=who)))
+
+
+@billing_cli.command("runs")
+def billing_runs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Final billing runs, newest first."""
+    from bridge.billing.export import describe
+    from bridge.store.ledger import Ledger
+
+    settings = _settings()
+    runs = [describe(r) for r in Ledger(_existing_store(settings).engine).runs()]
+    columns = ["id", "from", "to", "tickets", "seconds", "requested_by", "created_at"]
+    _print_rows(runs, as_json, columns, f"0 final billing runs in {public_url(settings.database_url)}")
+
+
+def _usage(problem: str) -> NoReturn:
+    typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(2)
 
 
 def main() -> None:

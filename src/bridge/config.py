@@ -72,6 +72,10 @@ class Settings(BaseSettings):
 
     admin_token: SecretStr | None = Field(None, description="Bearer token for /api/.")
     finance_token: SecretStr | None = Field(None, description="Bearer token for billing exports.")
+    export_dir: Path | None = Field(
+        None, description="Where the monthly job writes the previous month's billing preview; unset: no job."
+    )
+    export_format: Literal["csv", "xlsx", "json"] = Field("xlsx", description="Format of the monthly preview.")
     timezone: str = Field("Europe/Prague", description="Time zone for calendars and reports.")
     dry_run: bool = Field(
         False, description="Judge and record, but send nothing to the tracker."

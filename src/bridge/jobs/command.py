@@ -33,11 +33,12 @@ def _progress() -> Callable[[int], None]:
     return show
 
 
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
+def services_of(settings: Settings, purpose: str = "sweep"):  # type: ignore[no-untyped-def]
+    """The service's parts, built as `bridge serve` builds them; exit 1 without a tracker."""
     from bridge.app import create_app
 
     if not settings.tracker_configured:
-        typer.echo("error: BRIDGE_JIRA_URL is not set: there is no tracker to sweep", err=True)
+        typer.echo(f"error: BRIDGE_JIRA_URL is not set: there is no tracker to {purpose}", err=True)
         raise typer.Exit(1)
     return create_app(settings).app.state.services
 
@@ -51,7 +52,7 @@ async def sweep(settings: Settings, job: str, dry_run: bool) -> int:
 async def _run(settings: Settings, failing: str, work: Callable[[Any, ZoneInfo], Awaitable[None]]) -> int:
     """`work` with the services built from `settings`, always closed after: 0, or 1 when it
     failed (said in one line)."""
-    services = _services(settings)
+    services = services_of(settings)
     try:
         await work(services, ZoneInfo(settings.timezone))
         return 0
@@ -59,7 +60,7 @@ async def _run(settings: Settings, failing: str, work: Callable[[Any, ZoneInfo],
         typer.echo(f"error: {failing}: {exc}", err=True)
         return 1
     finally:
-        await _close(services)
+        await close_services(services)
 
 
 async def _sweep_timers(services: Any, zone: ZoneInfo, dry_run: bool) -> None:
@@ -108,7 +109,7 @@ async def _take_up(services) -> str:  # type: ignore[no-untyped-def]
     return f"inbox: {counts['done']} done, {waiting} waiting, {counts['dead']} dead"
 
 
-async def _close(services) -> None:  # type: ignore[no-untyped-def]
+async def close_services(services) -> None:  # type: ignore[no-untyped-def]
     if services.client is not None:
         await services.client.aclose()
     services.store.engine.dispose()

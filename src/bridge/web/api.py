@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bridge.store import MAX_ID, STATES, Store
+from bridge.web.billing import router as billing_routes
 from bridge.workflows.registry import WorkflowRegistry
 
 DeliveryState = StrEnum("DeliveryState", {state.upper(): state for state in STATES})  # type: ignore[misc]
@@ -146,3 +147,4 @@ async def workflows(registry: RegistryDep) -> dict[str, Any]:
 def include_routes(app: FastAPI) -> None:
     app.include_router(health)
     app.include_router(api)
+    app.include_router(billing_routes)

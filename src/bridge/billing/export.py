@@ -1,0 +1,237 @@
+"""Billing exports: the bills of a period, read from the tracker and checked against the
+ledger, written in the format finance reads.
+
+A **preview** writes nothing to the ledger. A **final** export first reads everything (into a
+temporary file, so neither memory nor the database's write lock is held while the tracker
+answers), then records the run and its bills in one short transaction, and then writes the
+run from the ledger, exactly as `again` writes it later: exporting a final run again gives
+the same rows. A tracker failure before the run is recorded fails the export and records
+nothing.
+
+Which tickets are read: those in a billable status updated since the period began, or since
+the last final run if that was earlier. Jira moves a ticket's `updated` with every worklog
+added, edited or deleted, so late work and corrections on tickets billed before are found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any, BinaryIO
+
+from bridge.billing.model import Bill, Period, Row, hours, rows_of
+from bridge.billing.select import approval, approver, bill, first_billable
+from bridge.billing.writers import ExportHeader, Totals, write_export
+from bridge.engine import Role, WorkedTicket
+from bridge.store.ledger import BillingRun, Ledger
+from bridge.trackers.base import Search, Tracker
+from bridge.workflows.loader import WorkflowSet
+from bridge.workflows.model import Workflow
+
+GRANULARITIES = ("ticket", "worklog")
+PAGE = 100  # tickets checked against the ledger in one query
+# Jira's clock and the bridge's may differ: read a little further back than the last run.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+class ExportError(Exception):
+    """The export cannot be made as asked (an unknown run): one line saying why."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the rows are written: the format, one row per ticket or per worklog, and the CSV
+    delimiter."""
+
+    fmt: str = "csv"
+    granularity: str = "ticket"
+    delimiter: str = ","
+
+
+def _rows(bills: Iterable[Bill], granularity: str) -> Iterator[Row]:
+    for found in bills:
+        yield from rows_of(found, granularity)
+
+
+def _pulled(bills: AsyncIterator[Bill], loop: asyncio.AbstractEventLoop) -> Iterator[Bill]:
+    """An async stream as a blocking one, for a writer running in a thread: each item is
+    awaited on `loop`, and its failure raised in the thread."""
+    while True:
+        try:
+            yield asyncio.run_coroutine_threadsafe(bills.__anext__(), loop).result()  # type: ignore[arg-type]
+        except StopAsyncIteration:
+            return
+
+
+async def _spooled(bills: AsyncIterator[Bill]) -> IO[bytes]:
+    """Every bill, pickled into a temporary file (rewound), read back one at a time."""
+    spool = tempfile.TemporaryFile()
+    try:
+        async for found in bills:
+            pickle.dump(found, spool, pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def _unpickled(spool: IO[bytes]) -> Iterator[Bill]:
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
+
+
+class Billing:
+    """Exports for one tracker, by the workflows in force."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        ledger: Ledger,
+        workflows: Callable[[], WorkflowSet],
+        *,
+        progress: Callable[[int], None] = lambda seen: None,
+    ) -> None:
+        self.tracker = tracker
+        self.ledger = ledger
+        self._workflows = workflows
+        self.progress = progress
+
+    # -- reading: the tracker, the pure selection, the ledger ----------------------------
+    async def bills(self, period: Period) -> AsyncIterator[Bill]:
+        """Every bill of `period` that no final run has billed yet."""
+        since = period.starts
+        last = await asyncio.to_thread(self.ledger.last_run_at, self.tracker.name)
+        if last is not None:
+            since = min(since, last - CLOCK_SKEW)
+        bridge = await self.tracker.identity()
+        seen = 0
+        for workflow in self._workflows():
+            if workflow.billing is None:
+                continue
+            page: list[WorkedTicket] = []
+            async for worked in self.tracker.worked(self._search(workflow, since)):
+                seen += 1
+                self.progress(seen)
+                if workflow.governs(worked.project, worked.issue_type, worked.request_type):
+                    page.append(worked)
+                if len(page) >= PAGE:
+                    for found in await self._billed(page, workflow, period, bridge):
+                        yield found
+                    page = []
+            for found in await self._billed(page, workflow, period, bridge):
+                yield found
+
+    @staticmethod
+    def _search(workflow: Workflow, since: datetime) -> Search:
+        assert workflow.billing is not None
+        applies = workflow.applies_to
+        return Search(
+            statuses=[workflow.statuses[sid] for sid in workflow.billing.billable],
+            # a request type may sit on any issue type: then the workflow filters
+            issue_types=() if applies.request_types else applies.issue_types,
+            projects=applies.projects,
+            updated_since=since.astimezone(UTC),
+            with_history=True,
+        )
+
+    async def _billed(
+        self, page: list[WorkedTicket], workflow: Workflow, period: Period, bridge: frozenset[str]
+    ) -> list[Bill]:
+        if not page:
+            return []
+        billed = await asyncio.to_thread(self.ledger.billed, self.tracker.name, [t.key for t in page])
+        bills = []
+        for worked in page:
+            done = first_billable(worked, workflow)
+            if done is None:
+                continue
+            moved = approver(worked, workflow, done)
+            role = Role.UNKNOWN
+            if moved is not None and moved.actor.id not in bridge:
+                role = await self.tracker.role_of(moved.actor)
+            found = bill(worked, workflow, period, billed.get(worked.key), approval(moved, bridge, role))
+            if found is not None:
+                bills.append(found)
+        return bills
+
+    # -- writing ----------------------------------------------------------------------
+    def _header(self, period: Period, layout: Layout, run: BillingRun | None, by: str | None) -> ExportHeader:
+        return ExportHeader(
+            period=period,
+            tracker=self.tracker.name if run is None else run.tracker,
+            granularity=layout.granularity,
+            run=None if run is None else run.id,
+            created_at=datetime.now(UTC) if run is None else run.created_at,
+            requested_by=by if run is None else run.requested_by,
+        )
+
+    async def preview(self, period: Period, layout: Layout, out: BinaryIO, requested_by: str | None = None) -> Totals:
+        """The period's bills as they stand, written to `out`; the ledger is not touched."""
+        bills = self.bills(period)
+        loop = asyncio.get_running_loop()
+        header = self._header(period, layout, None, requested_by)
+        try:
+            return await asyncio.to_thread(
+                write_export, layout.fmt, header, _rows(_pulled(bills, loop), layout.granularity),
+                out, delimiter=layout.delimiter,
+            )
+        finally:
+            await bills.aclose()
+
+    async def final(self, period: Period, layout: Layout, out: BinaryIO, requested_by: str) -> tuple[BillingRun, Totals]:
+        """Bill the period: record the run in the ledger, then write it to `out`."""
+        run = await self.record(period, requested_by)
+        return run, await self.again(run.id, layout, out)
+
+    async def record(self, period: Period, requested_by: str) -> BillingRun:
+        """Record a final run of `period`; nothing is recorded if reading fails."""
+        spool = await _spooled(self.bills(period))
+        with spool:
+            return await asyncio.to_thread(
+                self.ledger.record, self.tracker.name, period, requested_by, _unpickled(spool)
+            )
+
+    async def again(self, run_id: int, layout: Layout, out: BinaryIO) -> Totals:
+        """A final run written again from the ledger, as it was recorded."""
+        return await asyncio.to_thread(write_run, self.ledger, run_id, layout, out)
+
+
+def write_run(ledger: Ledger, run_id: int, layout: Layout, out: BinaryIO) -> Totals:
+    """Write final run `run_id` from the ledger alone (no tracker needed)."""
+    run = ledger.run(run_id)
+    if run is None:
+        raise ExportError(f"no final billing run {run_id}: `bridge billing runs` lists them")
+    header = ExportHeader(
+        period=run.period,
+        tracker=run.tracker,
+        granularity=layout.granularity,
+        run=run.id,
+        created_at=run.created_at,
+        requested_by=run.requested_by,
+    )
+    rows = _rows(ledger.bills(run.id), layout.granularity)
+    return write_export(layout.fmt, header, rows, out, delimiter=layout.delimiter)
+
+
+def describe(run: BillingRun) -> dict[str, Any]:
+    """A run as the API and `bridge billing runs --json` show it."""
+    return {
+        "id": run.id,
+        "tracker": run.tracker,
+        "from": run.period.first.isoformat(),
+        "to": run.period.last.isoformat(),
+        "time_zone": run.period.zone.key,
+        "requested_by": run.requested_by,
+        "created_at": run.created_at.isoformat(),
+        "tickets": run.tickets,
+        "seconds": run.seconds,
+        "hours": str(hours(run.seconds)),
+    }
