@@ -112,6 +112,7 @@ class Billing:
         if last is not None:
             since = min(since, last - CLOCK_SKEW)
         bridge = await self.tracker.identity()
+        billed_periods = [run.period for run in await asyncio.to_thread(self.ledger.runs, self.tracker.name)]
         seen = 0
         for workflow in self._workflows():
             if workflow.billing is None:
@@ -123,10 +124,10 @@ class Billing:
                 if workflow.governs(worked.project, worked.issue_type, worked.request_type):
                     page.append(worked)
                 if len(page) >= PAGE:
-                    for found in await self._billed(page, workflow, period, bridge):
+                    for found in await self._billed(page, workflow, period, bridge, billed_periods):
                         yield found
                     page = []
-            for found in await self._billed(page, workflow, period, bridge):
+            for found in await self._billed(page, workflow, period, bridge, billed_periods):
                 yield found
 
     @staticmethod
@@ -143,7 +144,12 @@ class Billing:
         )
 
     async def _billed(
-        self, page: list[WorkedTicket], workflow: Workflow, period: Period, bridge: frozenset[str]
+        self,
+        page: list[WorkedTicket],
+        workflow: Workflow,
+        period: Period,
+        bridge: frozenset[str],
+        billed_periods: list[Period],
     ) -> list[Bill]:
         if not page:
             return []
@@ -157,7 +163,11 @@ class Billing:
             role = Role.UNKNOWN
             if moved is not None and moved.actor.id not in bridge:
                 role = await self.tracker.role_of(moved.actor)
-            found = bill(worked, workflow, period, billed.get(worked.key), approval(moved, bridge, role))
+            passed_over = any(earlier.holds(done.at) for earlier in billed_periods)
+            found = bill(
+                worked, workflow, period, billed.get(worked.key), approval(moved, bridge, role),
+                passed_over=passed_over,
+            )
             if found is not None:
                 bills.append(found)
         return bills
