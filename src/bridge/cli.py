@@ -379,7 +379,6 @@ def timers_list() -> None:
     raise typer.Exit(asyncio.run(list_timers(_settings())))
 
 
-FORMATS = ("csv", "xlsx", "json")
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
 
 
@@ -403,9 +402,12 @@ def export_billing(
     from zoneinfo import ZoneInfo
 
     from bridge.billing.command import export, export_run
-    from bridge.billing.export import GRANULARITIES, Layout
+    from bridge.billing.export import Layout
+    from bridge.billing.writers import GRANULARITIES
     from bridge.billing.period import PeriodError, parse_period
     from bridge.store.ledger import Ledger
+
+    from bridge.billing.writers import FORMATS
 
     _one_of("--format", fmt, FORMATS)
     _one_of("--granularity", granularity, GRANULARITIES)

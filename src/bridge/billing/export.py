@@ -25,14 +25,13 @@ from typing import IO, Any, BinaryIO
 
 from bridge.billing.model import Bill, Period, Row, hours, rows_of
 from bridge.billing.select import approval, approver, bill, first_billable
-from bridge.billing.writers import ExportHeader, Totals, write_export
+from bridge.billing.writers import GRANULARITIES, ExportHeader, Totals, write_export
 from bridge.engine import Role, WorkedTicket
 from bridge.store.ledger import BillingRun, Ledger
 from bridge.trackers.base import Search, Tracker
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
-GRANULARITIES = ("ticket", "worklog")
 PAGE = 100  # tickets checked against the ledger in one query
 # Jira's clock and the bridge's may differ: read a little further back than the last run.
 CLOCK_SKEW = timedelta(minutes=10)
