@@ -403,11 +403,9 @@ def export_billing(
 
     from bridge.billing.command import export, export_run
     from bridge.billing.export import Layout
-    from bridge.billing.writers import GRANULARITIES
     from bridge.billing.period import PeriodError, parse_period
+    from bridge.billing.writers import FORMATS, GRANULARITIES
     from bridge.store.ledger import Ledger
-
-    from bridge.billing.writers import FORMATS
 
     _one_of("--format", fmt, FORMATS)
     _one_of("--granularity", granularity, GRANULARITIES)

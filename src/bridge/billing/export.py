@@ -25,7 +25,7 @@ from typing import IO, Any, BinaryIO
 
 from bridge.billing.model import Bill, Period, Row, hours, rows_of
 from bridge.billing.select import approval, approver, bill, first_billable
-from bridge.billing.writers import GRANULARITIES, ExportHeader, Totals, write_export
+from bridge.billing.writers import ExportHeader, Totals, write_export
 from bridge.engine import Role, WorkedTicket
 from bridge.store.ledger import BillingRun, Ledger
 from bridge.trackers.base import Search, Tracker
