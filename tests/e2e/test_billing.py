@@ -42,7 +42,7 @@ def done_ticket(jira, key: str, done_at: str, *worklogs: tuple[str, int, str], a
 
 
 @pytest.fixture
-def october(jira, tmp_path):
+def october(jira, tmp_path, request):
     done_ticket(jira, "SRV-1", "2026-10-20T15:00:00+02:00",
                 ("2026-10-05T09:00:00+02:00", 7200, "analýza"), ("2026-10-06T09:00:00+02:00", 1800, "=1+2"))
     # done in the last second of October, Prague time: October's
@@ -53,7 +53,14 @@ def october(jira, tmp_path):
     # cancelled with work logged: never billed
     done_ticket(jira, "SRV-4", "2026-10-10T10:00:00+02:00", ("2026-10-09T10:00:00+02:00", 5400, "marně"),
                 status="Zrušeno")
-    return Bridge(tmp_path, jira.url, BRIDGE_FINANCE_TOKEN="finance-token")
+    bridge = Bridge(tmp_path, jira.url, BRIDGE_FINANCE_TOKEN="finance-token")
+    # this site has the service sheet's statuses, and the Jira projects of another workflow
+    # only where a test names it
+    keep = {"service-sheet.yaml"} | ({"deso-crm.yaml"} if "refused" in request.node.name else set())
+    for other in bridge.workflows.glob("*.yaml"):
+        if other.name not in keep:
+            other.unlink()
+    return bridge
 
 
 def export(bridge: Bridge, *args: str) -> str:
@@ -62,8 +69,8 @@ def export(bridge: Bridge, *args: str) -> str:
     return result.stdout
 
 
-def rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+def rows(text: str, delimiter: str = ",") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=delimiter))
 
 
 def test_a_month_previewed_billed_exported_again_and_corrected_the_next_month(october, jira, tmp_path):
@@ -77,7 +84,7 @@ def test_a_month_previewed_billed_exported_again_and_corrected_the_next_month(oc
     assert found["SRV-2"]["done_at"] == "2026-10-31 23:59" and found["SRV-2"]["approval"] == "auto"
     assert bridge.cli("billing", "runs").stdout.startswith("0 final billing runs")  # a preview records nothing
 
-    worklogs = rows(export(bridge, "--month", "2026-10", "--granularity", "worklog", "--delimiter", ";"))
+    worklogs = rows(export(bridge, "--month", "2026-10", "--granularity", "worklog", "--delimiter", ";"), ";")
     assert [(r["ticket"], r["hours"], r["comment"]) for r in worklogs if r["ticket"] == "SRV-1"] == [
         ("SRV-1", "2.00", "analýza"), ("SRV-1", "0.50", "'=1+2")]
 
@@ -122,11 +129,24 @@ def _export_run(bridge: Bridge, tmp_path: Path, run: int) -> Path:
 
 def test_a_tracker_failure_mid_export_records_no_run(october, jira):
     bridge = october
-    jira("POST", "/faults", {"path_regex": "/search", "status": 400, "times": 1})
+    # more worklogs than a search shows: read on their own, after SRV-1 and SRV-2 were read
+    many = [(f"2026-10-{day:02d}T08:00:00+02:00", 600, f"den {day}") for day in range(1, 26)]
+    done_ticket(jira, "SRV-5", "2026-10-28T12:00:00+01:00", *many)
+    jira("POST", "/faults", {"path_regex": "/issue/SRV-5/worklog", "status": 503, "times": 50, "retry_after": 0})
     failed = bridge.cli("export", "billing", "--month", "2026-10", "--final")
-    assert failed.returncode == 1 and "nothing was recorded" in failed.stderr
+    assert failed.returncode == 1 and "nothing was recorded" in failed.stderr and "503" in failed.stderr
     assert failed.stdout == ""
     assert bridge.cli("billing", "runs").stdout.startswith("0 final billing runs")
+    jira("DELETE", "/faults")
+    made = bridge.cli("export", "billing", "--month", "2026-10", "--final")
+    assert made.returncode == 0 and "3 tickets" in made.stderr
+
+
+def test_a_final_run_is_refused_while_a_workflow_names_a_status_jira_does_not_have(october):
+    preview = october.cli("export", "billing", "--month", "2026-10")
+    assert preview.returncode == 0 and "warning: passed over workflow deso-crm" in preview.stderr
+    failed = october.cli("export", "billing", "--month", "2026-10", "--final")
+    assert failed.returncode == 1 and "'Closed' does not exist" in failed.stderr
 
 
 @pytest.mark.parametrize(

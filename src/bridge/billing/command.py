@@ -73,6 +73,7 @@ async def export(
     services = services_of(settings, "read billable work from")
     billing: Billing = services.billing
     billing.progress = progress()
+    billing.warn = lambda problem: typer.echo(f"\rwarning: {problem}", err=True)
     try:
         with whole_file(output) as out:
             if final:

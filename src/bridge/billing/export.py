@@ -1,10 +1,11 @@
 """Billing exports: the bills of a period, read from the tracker and checked against the
 ledger, written in the format finance reads.
 
-A **preview** writes nothing to the ledger. A **final** export first reads everything (into a
-temporary file, so neither memory nor the database's write lock is held while the tracker
-answers), then records the run and its bills in one short transaction, and then writes the
-run from the ledger, exactly as `again` writes it later: exporting a final run again gives
+A **preview** writes nothing to the ledger. A **final** export hands the bills to the ledger as
+they are read (it keeps them in a temporary file until the last, so neither memory nor the
+database's write lock is held while the tracker answers), which records the run and its bills
+in one short transaction; then the run is written from the ledger, exactly as `again` writes
+it later: exporting a final run again gives
 the same rows. A tracker failure before the run is recorded fails the export and records
 nothing.
 
@@ -16,22 +17,22 @@ added, edited or deleted, so late work and corrections on tickets billed before 
 from __future__ import annotations
 
 import asyncio
-import pickle
-import tempfile
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from bridge.billing.model import Bill, Period, Row, hours, rows_of
 from bridge.billing.select import approval, approver, bill, first_billable
 from bridge.billing.writers import ExportHeader, Totals, write_export
 from bridge.engine import Role, WorkedTicket
 from bridge.store.ledger import BillingRun, Ledger
-from bridge.trackers.base import Search, Tracker
+from bridge.trackers.base import Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
+log = logging.getLogger(__name__)
 PAGE = 100  # tickets checked against the ledger in one query
 # Jira's clock and the bridge's may differ: read a little further back than the last run.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -66,27 +67,6 @@ def _pulled(bills: AsyncIterator[Bill], loop: asyncio.AbstractEventLoop) -> Iter
             return
 
 
-async def _spooled(bills: AsyncIterator[Bill]) -> IO[bytes]:
-    """Every bill, pickled into a temporary file (rewound), read back one at a time."""
-    spool = tempfile.TemporaryFile()
-    try:
-        async for found in bills:
-            pickle.dump(found, spool, pickle.HIGHEST_PROTOCOL)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return spool
-
-
-def _unpickled(spool: IO[bytes]) -> Iterator[Bill]:
-    while True:
-        try:
-            yield pickle.load(spool)
-        except EOFError:
-            return
-
-
 class Billing:
     """Exports for one tracker, by the workflows in force."""
 
@@ -97,15 +77,20 @@ class Billing:
         workflows: Callable[[], WorkflowSet],
         *,
         progress: Callable[[int], None] = lambda seen: None,
+        warn: Callable[[str], None] = log.warning,
     ) -> None:
         self.tracker = tracker
         self.ledger = ledger
         self._workflows = workflows
         self.progress = progress
+        self.warn = warn
 
     # -- reading: the tracker, the pure selection, the ledger ----------------------------
-    async def bills(self, period: Period) -> AsyncIterator[Bill]:
-        """Every bill of `period` that no final run has billed yet."""
+    async def bills(self, period: Period, *, final: bool = False) -> AsyncIterator[Bill]:
+        """Every bill of `period` that no final run has billed yet. A workflow whose search
+        Jira refuses (a status the site does not have) is passed over with a warning in a
+        preview, and fails a final run: billing it without them would bill their tickets
+        in a later period."""
         since = period.starts
         last = await asyncio.to_thread(self.ledger.last_run_at, self.tracker.name)
         if last is not None:
@@ -117,15 +102,24 @@ class Billing:
             if workflow.billing is None:
                 continue
             page: list[WorkedTicket] = []
-            async for worked in self.tracker.worked(self._search(workflow, since)):
-                seen += 1
-                self.progress(seen)
-                if workflow.governs(worked.project, worked.issue_type, worked.request_type):
-                    page.append(worked)
-                if len(page) >= PAGE:
-                    for found in await self._billed(page, workflow, period, bridge, billed_periods):
-                        yield found
-                    page = []
+            found_any = False
+            try:
+                async for worked in self.tracker.worked(self._search(workflow, since)):
+                    found_any = True
+                    seen += 1
+                    self.progress(seen)
+                    if workflow.governs(worked.project, worked.issue_type, worked.request_type):
+                        page.append(worked)
+                    if len(page) >= PAGE:
+                        for found in await self._billed(page, workflow, period, bridge, billed_periods):
+                            yield found
+                        page = []
+            except TrackerRejected as exc:
+                if final or found_any or exc.status != 400:
+                    raise
+                # Jira refuses a search naming a status or project the site does not have:
+                # no ticket of this workflow can be there to bill
+                self.warn(f"passed over workflow {workflow.name}: {exc}")
             for found in await self._billed(page, workflow, period, bridge, billed_periods):
                 yield found
 
@@ -202,11 +196,14 @@ class Billing:
 
     async def record(self, period: Period, requested_by: str) -> BillingRun:
         """Record a final run of `period`; nothing is recorded if reading fails."""
-        spool = await _spooled(self.bills(period))
-        with spool:
+        bills = self.bills(period, final=True)
+        loop = asyncio.get_running_loop()
+        try:
             return await asyncio.to_thread(
-                self.ledger.record, self.tracker.name, period, requested_by, _unpickled(spool)
+                self.ledger.record, self.tracker.name, period, requested_by, _pulled(bills, loop)
             )
+        finally:
+            await bills.aclose()
 
     async def again(self, run_id: int, layout: Layout, out: BinaryIO) -> Totals:
         """A final run written again from the ledger, as it was recorded."""
