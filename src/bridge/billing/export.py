@@ -34,8 +34,9 @@ from bridge.workflows.model import Workflow
 
 log = logging.getLogger(__name__)
 PAGE = 100  # tickets checked against the ledger in one query
-# Jira's clock and the bridge's may differ: read a little further back than the last run.
-CLOCK_SKEW = timedelta(minutes=10)
+# Read a day further back than the last final run: Jira's clock and the bridge's may differ,
+# and the run is dated when it was recorded, after its reading.
+CLOCK_SKEW = timedelta(days=1)
 
 
 class ExportError(Exception):
@@ -146,7 +147,7 @@ class Billing:
     ) -> list[Bill]:
         if not page:
             return []
-        billed = await asyncio.to_thread(self.ledger.billed, self.tracker.name, [t.key for t in page])
+        billed = await asyncio.to_thread(self._billed_so_far, page)
         bills = []
         for worked in page:
             done = first_billable(worked, workflow)
@@ -164,6 +165,21 @@ class Billing:
             if found is not None:
                 bills.append(found)
         return bills
+
+    def _billed_so_far(self, page: list[WorkedTicket]) -> dict[str, dict[str, int]]:
+        """Per ticket of `page` billed before, per worklog: the seconds billed on it. A
+        worklog counts as billed whichever ticket it was billed on, so that a ticket moved
+        to another key (keeping its worklogs) is not billed again under the new one."""
+        name = self.tracker.name
+        by_ticket = self.ledger.billed(name, [t.key for t in page])
+        by_worklog = self.ledger.billed_worklogs(name, [w.id for t in page for w in t.worklogs])
+        found = {}
+        for worked in page:
+            known = {w.id: by_worklog[w.id] for w in worked.worklogs if w.id in by_worklog}
+            own = by_ticket.get(worked.key)
+            if own is not None or known:
+                found[worked.key] = {**(own or {}), **known}
+        return found
 
     # -- writing ----------------------------------------------------------------------
     def _header(self, period: Period, layout: Layout, run: BillingRun | None, by: str | None) -> ExportHeader:

@@ -99,6 +99,16 @@ _BILLED = (
     )
     .group_by(billed_tickets.c.ticket, billed_lines.c.worklog_id)
 )
+_BILLED_WORKLOGS = (
+    select(billed_lines.c.worklog_id, func.sum(billed_lines.c.seconds))
+    .where(
+        billed_lines.c.tracker == bindparam("tracker"),
+        billed_lines.c.worklog_id.in_(bindparam("worklogs", expanding=True)),
+        billed_lines.c.kind != LineKind.ROUNDING.value,
+    )
+    .group_by(billed_lines.c.worklog_id)
+)
+WORKLOGS_PER_QUERY = 500
 _LINE_COLUMNS = (
     billed_lines.c.kind,
     billed_lines.c.seconds,
@@ -137,6 +147,18 @@ class Ledger:
                 worklogs = found.setdefault(ticket, {})
                 if worklog is not None:
                     worklogs[worklog] = int(seconds)
+        return found
+
+    def billed_worklogs(self, tracker: str, worklogs: Sequence[str]) -> dict[str, int]:
+        """Per worklog ever billed, on whichever ticket: the seconds billed on it over all
+        final runs. A ticket moved to another project keeps its worklogs' ids under its new
+        key, and they must not be billed again there."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(worklogs), WORKLOGS_PER_QUERY):
+                chunk = list(worklogs[start : start + WORKLOGS_PER_QUERY])
+                rows = conn.execute(_BILLED_WORKLOGS, {"tracker": tracker, "worklogs": chunk})
+                found.update((worklog, int(seconds)) for worklog, seconds in rows)
         return found
 
     def record(

@@ -169,6 +169,7 @@ billed_lines = Table(
     Column("reason", Text, nullable=False),
     UniqueConstraint("bill_id", "position", name="uq_billed_lines_bill_position"),
     Index("ix_billed_lines_tracker_ticket", "tracker", "ticket"),
+    Index("ix_billed_lines_tracker_worklog", "tracker", "worklog_id"),
     # A worklog is billed as work (or late work) once; later lines on it only adjust.
     Index(
         "uq_billed_lines_tracker_worklog",

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("bill_id", "position", name="uq_billed_lines_bill_position"),
     )
     op.create_index("ix_billed_lines_tracker_ticket", "billed_lines", ["tracker", "ticket"])
+    op.create_index("ix_billed_lines_tracker_worklog", "billed_lines", ["tracker", "worklog_id"])
     op.create_index(
         "uq_billed_lines_tracker_worklog",
         "billed_lines",
