@@ -26,6 +26,11 @@ SECRET = "webhook-secret"
 
 # operation → documented status → (which service, method, url, headers)
 OPEN, CLOSED, BROKEN = "open", "closed", "broken"
+# with a tracker: one that answers (two done tickets), one that is down, and one whose two
+# tickets name the same worklog, which the ledger refuses to bill twice
+JIRA, DOWN, TWICE = "jira", "down", "twice"
+FINANCE = {"Authorization": "Bearer finance-token"}
+ADMIN_OF_OPEN = {"Authorization": "Bearer admin-token-of-another-service"}
 REPLAY = "/api/deliveries/{delivery_id}/replay"
 CASES: dict[tuple[str, str], dict[int, tuple[str, str, str, dict[str, str]]]] = {
     ("get", "/healthz"): {200: (OPEN, "GET", "/healthz", {})},
@@ -49,6 +54,35 @@ CASES: dict[tuple[str, str], dict[int, tuple[str, str, str, dict[str, str]]]] = 
         409: (OPEN, "POST", "/api/deliveries/99999/replay", ADMIN),
         422: (OPEN, "POST", f"/api/deliveries/{2**63}/replay", ADMIN),
     },
+    ("get", "/api/billing/export"): {
+        200: (JIRA, "GET", "/api/billing/export?month=2026-10&format=xlsx", FINANCE),
+        401: (JIRA, "GET", "/api/billing/export?month=2026-10", ADMIN_OF_OPEN),
+        403: (CLOSED, "GET", "/api/billing/export?month=2026-10", FINANCE),
+        422: (JIRA, "GET", "/api/billing/export?from=2026-10-31&to=2026-10-01", FINANCE),
+        502: (DOWN, "GET", "/api/billing/export?month=2026-10", FINANCE),
+        503: (OPEN, "GET", "/api/billing/export?month=2026-10", ADMIN),
+    },
+    ("post", "/api/billing/runs"): {
+        201: (JIRA, "POST", "/api/billing/runs?month=2026-10", FINANCE),
+        401: (JIRA, "POST", "/api/billing/runs?month=2026-10", {}),
+        403: (CLOSED, "POST", "/api/billing/runs?month=2026-10", FINANCE),
+        409: (TWICE, "POST", "/api/billing/runs?month=2026-10", FINANCE),
+        422: (JIRA, "POST", "/api/billing/runs?month=2026-13", FINANCE),
+        502: (DOWN, "POST", "/api/billing/runs?month=2026-10", FINANCE),
+        503: (OPEN, "POST", "/api/billing/runs?month=2026-10", ADMIN),
+    },
+    ("get", "/api/billing/runs"): {
+        200: (JIRA, "GET", "/api/billing/runs", ADMIN),
+        401: (JIRA, "GET", "/api/billing/runs", {"Authorization": "Bearer wrong"}),
+        403: (CLOSED, "GET", "/api/billing/runs", FINANCE),
+    },
+    ("get", "/api/billing/runs/{run_id}"): {
+        200: (JIRA, "GET", "/api/billing/runs/1?format=csv&granularity=worklog", FINANCE),
+        401: (JIRA, "GET", "/api/billing/runs/1", {}),
+        403: (CLOSED, "GET", "/api/billing/runs/1", FINANCE),
+        404: (JIRA, "GET", "/api/billing/runs/99", FINANCE),
+        422: (JIRA, "GET", "/api/billing/runs/1?format=pdf", FINANCE),
+    },
     ("get", "/api/workflows"): {
         200: (OPEN, "GET", "/api/workflows", ADMIN),
         401: (OPEN, "GET", "/api/workflows", {"Authorization": "Bearer wrong"}),
@@ -57,18 +91,56 @@ CASES: dict[tuple[str, str], dict[int, tuple[str, str, str, dict[str, str]]]] = 
 }
 
 
-def service(tmp_path: Path, name: str, **settings: Any):  # type: ignore[no-untyped-def]
+def service(tmp_path: Path, name: str, transport: httpx.MockTransport | None = None, **settings: Any):  # type: ignore[no-untyped-def]
     folder = tmp_path / name
     folder.mkdir()
+    if transport is not None:
+        settings |= {"jira_url": "https://jira.test", "jira_user": "bridge@example.com",
+                     "jira_token": "api-token", "tracker_attempts": 1}
     return create_app(
         Settings(
             _env_file=None,
             database_url=f"sqlite:///{folder / 'bridge.db'}",
             workflows_dir=ROOT / "workflows",
             jira_webhook_secret=SECRET,
-            **{"admin_token": "admin-token", **settings},
-        )
+            **{"admin_token": "admin-token", "finance_token": "finance-token", **settings},
+        ),
+        transport=transport,
     )
+
+
+def done_ticket(key: str, worklog: str) -> dict[str, Any]:
+    """A service sheet done in October 2026, as Jira's search shows it."""
+    logged = {"id": worklog, "author": {"displayName": "Petr"}, "timeSpentSeconds": 3600,
+              "started": "2026-10-05T09:00:00.000+0200"}
+    change = {"id": f"{key}-1", "created": "2026-10-20T12:00:00.000+0200",
+              "author": {"accountId": "agent-1", "accountType": "atlassian"},
+              "items": [{"field": "status", "fieldId": "status", "fromString": "Schváleno", "toString": "Hotovo"}]}
+    fields = {"summary": f"Sestava {key}", "issuetype": {"name": "Servis"}, "status": {"name": "Hotovo"},
+              "project": {"key": "SRV"}, "updated": "2026-10-20T12:00:00.000+0200",
+              "reporter": {"displayName": "Jana"},
+              "worklog": {"startAt": 0, "maxResults": 20, "total": 1, "worklogs": [logged]}}
+    return {"key": key, "fields": fields,
+            "changelog": {"startAt": 0, "maxResults": 40, "total": 1, "histories": [change]}}
+
+
+def jira_with(*worklogs: str) -> httpx.MockTransport:
+    """Jira whose searches find a done ticket for each of `worklogs`, or one that is down."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if not worklogs:
+            return httpx.Response(503, json={"errorMessages": ["down for maintenance"]})
+        if request.url.path.endswith("/myself"):
+            return httpx.Response(200, json={"accountId": "bridge"})
+        if request.url.path.endswith("/field"):
+            return httpx.Response(200, json=[])
+        if request.url.path.endswith("/search/jql"):
+            found = "Hotovo" in request.url.params.get("jql", "")  # not the other workflows'
+            issues = [done_ticket(f"SRV-{n}", w) for n, w in enumerate(worklogs, 1)] if found else []
+            return httpx.Response(200, json={"issues": issues, "isLast": True})
+        return httpx.Response(404, json={"errorMessages": ["not here"]})
+
+    return httpx.MockTransport(answer)
 
 
 async def with_one_done_delivery(app) -> None:  # type: ignore[no-untyped-def]
@@ -99,8 +171,12 @@ def client_of(app) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def services(tmp_path):
-    apps = {OPEN: service(tmp_path, OPEN), CLOSED: service(tmp_path, CLOSED, admin_token=None)}
+    apps = {OPEN: service(tmp_path, OPEN, finance_token=None),
+            CLOSED: service(tmp_path, CLOSED, admin_token=None, finance_token=None)}
     apps[BROKEN] = service(tmp_path, BROKEN)
+    apps[JIRA] = service(tmp_path, JIRA, jira_with("1", "2"))
+    apps[DOWN] = service(tmp_path, DOWN, jira_with())
+    apps[TWICE] = service(tmp_path, TWICE, jira_with("1", "1"))
     await with_one_done_delivery(apps[OPEN])
     without_its_database(apps[BROKEN])
     yield apps
@@ -136,8 +212,12 @@ async def test_each_documented_status_is_answered_with_the_documented_body(servi
             if r.status_code != status or response is None:
                 surprises.append(f"{verb} {url}: {r.status_code}, documented {status}: {r.text}")
                 continue
-            schema = response["content"]["application/json"]["schema"]
-            surprises += [f"{verb} {url} → {status}: {p}" for p in conforms(r.json(), schema, spec)]
+            media = r.headers.get("content-type", "").split(";")[0]
+            if media not in response.get("content", {}):
+                surprises.append(f"{verb} {url} → {status}: {media} is not documented")
+            elif media == "application/json":
+                schema = response["content"][media]["schema"]
+                surprises += [f"{verb} {url} → {status}: {p}" for p in conforms(r.json(), schema, spec)]
     assert surprises == []
 
 

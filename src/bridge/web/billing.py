@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bridge.billing.export import Billing, ExportError, Layout, describe, write_run
 from bridge.billing.model import Period
@@ -57,6 +57,40 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
+class Invalid(BaseModel):
+    """What is not valid: the reason in words (a period), or FastAPI's list of the
+    parameters refused (an unknown format)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+class Run(BaseModel):
+    id: int
+    tracker: str
+    from_: str = Field(alias="from")
+    to: str
+    time_zone: str
+    requested_by: str
+    created_at: str
+    tickets: int
+    seconds: int
+    hours: str
+
+
+EXPORT_DOCUMENT = {  # the JSON export (see bridge.billing.writers)
+    "type": "object",
+    "required": ["run", "tracker", "period", "granularity", "rows", "totals"],
+    "properties": {
+        "run": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "tracker": {"type": "string"},
+        "period": {"type": "object"},
+        "granularity": {"type": "string", "enum": ["ticket", "worklog"]},
+        "rows": {"type": "array", "items": {"type": "object"}},
+        "totals": {"type": "object"},
+    },
+}
+
+
 def require_finance(request: Request) -> str:
     """Who asks: `finance` or `admin`, by the bearer token given."""
     settings = request.app.state.settings
@@ -74,7 +108,11 @@ def require_finance(request: Request) -> str:
 Asker = Annotated[str, Depends(require_finance)]
 FILE = {
     "description": "The export",
-    "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA.values()},
+    "content": {
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        MEDIA["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {"schema": EXPORT_DOCUMENT},
+    },
 }
 router = APIRouter(
     prefix="/api/billing",
@@ -120,7 +158,7 @@ def _file(spool: IO[bytes], fmt: Format, name: str) -> StreamingResponse:
     response_class=StreamingResponse,
     responses={
         200: FILE,
-        422: {"model": ErrorMessage, "description": "The period or a choice is not valid"},
+        422: {"model": Invalid, "description": "The period or a choice is not valid"},
         502: {"model": ErrorMessage, "description": "The tracker failed while reading"},
         503: {"model": ErrorMessage, "description": "No tracker configured"},
     },
@@ -151,9 +189,9 @@ async def preview(
     "/runs",
     status_code=201,
     responses={
-        201: {"description": "The run recorded; its export at /api/billing/runs/{id}"},
+        201: {"model": Run, "description": "The run recorded; its export at /api/billing/runs/{id}"},
         409: {"model": ErrorMessage, "description": "Another final run billed some of the work meanwhile"},
-        422: {"model": ErrorMessage, "description": "The period is not valid"},
+        422: {"model": Invalid, "description": "The period is not valid"},
         502: {"model": ErrorMessage, "description": "The tracker failed while reading: nothing recorded"},
         503: {"model": ErrorMessage, "description": "No tracker configured"},
     },
@@ -178,7 +216,7 @@ async def bill_period(
     return JSONResponse(describe(run), status_code=201, headers={"Location": f"/api/billing/runs/{run.id}"})
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=list[Run], response_model_by_alias=True)
 async def runs(request: Request, asker: Asker) -> list[dict[str, Any]]:
     """Final runs, newest first."""
     ledger = request.app.state.services.billing.ledger
@@ -191,7 +229,7 @@ async def runs(request: Request, asker: Asker) -> list[dict[str, Any]]:
     responses={
         200: FILE,
         404: {"model": ErrorMessage, "description": "No such run"},
-        422: {"model": ErrorMessage, "description": "A choice is not valid"},
+        422: {"model": Invalid, "description": "A choice is not valid"},
     },
 )
 async def run_export(
