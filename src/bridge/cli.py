@@ -436,7 +436,7 @@ def billing_runs(
 
     settings = _settings()
     runs = [describe(r) for r in Ledger(_existing_store(settings).engine).runs()]
-    columns = ["id", "from", "to", "tickets", "seconds", "requested_by", "created_at"]
+    columns = ["id", "from", "to", "tickets", "hours", "requested_by", "created_at"]
     _print_rows(runs, as_json, columns, f"0 final billing runs in {public_url(settings.database_url)}")
 
 

@@ -91,7 +91,8 @@ def test_a_month_previewed_billed_exported_again_and_corrected_the_next_month(oc
     billed = tmp_path / "october.xlsx"
     final = bridge.cli("export", "billing", "--month", "2026-10", "--final", "--format", "xlsx", "-o", str(billed))
     assert final.returncode == 0, final.stderr
-    assert "final billing run 1" in final.stderr
+    assert f"final billing run 1 of 2026-10-01..2026-10-31, 2 tickets: 2 rows, 3.50 h → {billed}" in final.stderr
+    assert "id=1  from=2026-10-01  to=2026-10-31  tickets=2  hours=3.50" in bridge.cli("billing", "runs").stdout
     sheet = load_workbook(billed).active
     table = list(sheet.values)
     assert table[0][:2] == ("ticket", "summary") and {table[1][0], table[2][0]} == {"SRV-1", "SRV-2"}
