@@ -169,7 +169,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, says):
 def test_an_unknown_run_is_said_plainly(october):
     october.cli("migrate")
     result = october.cli("export", "billing", "--run", "42")
-    assert result.returncode == 1 and "no final billing run 42" in result.stderr
+    assert result.returncode == 2 and "no final billing run 42" in result.stderr
 
 
 def test_the_finance_api_bills_and_exports_with_its_own_token_and_opens_nothing_else(october):
@@ -193,7 +193,8 @@ def test_the_finance_api_bills_and_exports_with_its_own_token_and_opens_nothing_
     assert document.headers["content-type"].startswith("application/json")
     body = json.loads(document.content)
     assert body["run"] == run["id"] and body["totals"]["rows"] == 2
-    assert httpx.get(f"{url}/api/billing/runs/99", headers=FINANCE, timeout=10).status_code == 404
+    unknown = httpx.get(f"{url}/api/billing/runs/99", headers=FINANCE, timeout=10)
+    assert unknown.status_code == 422 and "no final billing run 99" in unknown.json()["detail"]
     # billed: a second final run of the same month bills nothing
     second = httpx.post(f"{url}/api/billing/runs", params={"month": "2026-10"}, headers=FINANCE, timeout=30).json()
     assert second["tickets"] == 0

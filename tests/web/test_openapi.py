@@ -80,8 +80,7 @@ CASES: dict[tuple[str, str], dict[int, tuple[str, str, str, dict[str, str]]]] = 
         200: (JIRA, "GET", "/api/billing/runs/1?format=csv&granularity=worklog", FINANCE),
         401: (JIRA, "GET", "/api/billing/runs/1", {}),
         403: (CLOSED, "GET", "/api/billing/runs/1", FINANCE),
-        404: (JIRA, "GET", "/api/billing/runs/99", FINANCE),
-        422: (JIRA, "GET", "/api/billing/runs/1?format=pdf", FINANCE),
+        422: (JIRA, "GET", "/api/billing/runs/99", FINANCE),
     },
     ("get", "/api/workflows"): {
         200: (OPEN, "GET", "/api/workflows", ADMIN),

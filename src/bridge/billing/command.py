@@ -95,13 +95,14 @@ async def export(
 
 
 def export_run(ledger: Ledger, run_id: int, layout: Layout, output: Path | None) -> int:
-    """A final run again, from the ledger alone; 1 when there is no such run."""
+    """A final run again, from the ledger alone; 2 when there is no such run (a bad
+    argument, like a date that does not parse)."""
     try:
         with whole_file(output) as out:
             totals = write_run(ledger, run_id, layout, out)
     except ExportError as exc:
         typer.echo(f"error: {exc}", err=True)
-        return 1
+        return 2
     typer.echo(_summary(f"final billing run {run_id}, again", totals, output), err=True)
     return 0
 

@@ -228,8 +228,7 @@ async def runs(request: Request, asker: Asker) -> list[dict[str, Any]]:
     response_class=StreamingResponse,
     responses={
         200: FILE,
-        404: {"model": ErrorMessage, "description": "No such run"},
-        422: {"model": Invalid, "description": "A choice is not valid"},
+        422: {"model": Invalid, "description": "No such run, or a choice is not valid"},
     },
 )
 async def run_export(
@@ -247,5 +246,5 @@ async def run_export(
         await asyncio.to_thread(write_run, ledger, run_id, _layout(format, granularity, delimiter), spool)
     except ExportError as exc:
         spool.close()
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(422, str(exc)) from None
     return _file(spool, format, f"billing-run-{run_id}")
