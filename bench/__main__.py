@@ -1,9 +1,10 @@
-"""`python -m bench` (what `make bench` runs): the ingest, revert and timer sweep benchmarks.
+"""`python -m bench` (what `make bench` runs): the ingest, revert, timer sweep and billing
+export benchmarks.
 
 Prints a summary table and writes every figure to bench/results/latest.json (git-ignored).
-Everything it starts it stops; it only ever targets 127.0.0.1. About 3 minutes.
+Everything it starts it stops; it only ever targets 127.0.0.1. About 4 minutes.
 
-    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers] [--check] [--keep]
+    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers|billing] [--check] [--keep]
 
 Exit status: 0 when the runs completed (targets met or not: see the table), 1 when a run
 could not be completed or lost a delivery, or, with --check, when a target was missed.
@@ -22,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, revert, timers
+from bench import billing, ingest, revert, timers
 from bench.common import BRIDGE, ROOT, BenchError, CpuWatch, log, on_termination, stop_all
 
 RESULTS = ROOT / "bench" / "results"
@@ -105,6 +106,19 @@ def summary(results: dict[str, Any]) -> str:
         rows.append(("timers  requests", f"{s['requests']} ({ref['pages']} search pages)", "", ""))
         rows.append(("timers  closed", f"{s['closed']} / {results['timers']['expired']}", "all",
                      "ok" if t["all_closed"] else "MISSING"))
+    if "billing" in results:
+        b, t = results["billing"], results["billing"]["targets"]
+        rows.append(("billing reference (search alone)", f"{b['reference']['seconds']} s, "
+                     f"{b['reference']['pages']} pages", "", ""))
+        for name, e in b["exports"].items():
+            label = name.replace("_", " ")
+            rows.append((f"billing {label}", f"{e['seconds']} s, {e['peak_rss_mb']} MB, "
+                         f"{e['requests']} requests",
+                         f"< {t['seconds_below']:.0f} s, < {t['rss_mb_below']:.0f} MB",
+                         "met" if e["seconds"] < t["seconds_below"]
+                         and 0 < e["peak_rss_mb"] < t["rss_mb_below"] else "NOT MET"))
+        rows.append(("billing rows, hours", f"{b['tickets']} rows, {b['expected_hours']} h in each file",
+                     "all", "ok" if t["all_rows"] else "MISSING"))
     widths = [max(len(row[k]) for row in rows) for k in range(4)]
     head = ("", "figure", "target", "verdict")
     widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
@@ -128,13 +142,16 @@ def targets_met(results: dict[str, Any]) -> bool:
     if "timers" in results:
         t = results["timers"]["targets"]
         checks += [t["seconds_met"], t["rss_met"], t["all_closed"]]
+    if "billing" in results:
+        t = results["billing"]["targets"]
+        checks += [t["seconds_met"], t["rss_met"], t["all_rows"]]
     return all(checks)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["ingest", "revert", "timers"])
+    parser.add_argument("--only", choices=["ingest", "revert", "timers", "billing"])
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the bench)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs, databases)")
@@ -162,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "timers"):
             results["timers"] = timers.run(tickets=1000 if args.quick else 10000, keep=args.keep)
             print(timers.report(results["timers"]), flush=True)
+        if args.only in (None, "billing"):
+            results["billing"] = billing.run(tickets=1000 if args.quick else 10000, keep=args.keep)
+            print(billing.report(results["billing"]), flush=True)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1
@@ -172,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_all()
     results["seconds_total"] = round(time.monotonic() - started, 1)
     disturbed = list(busy)
-    for part in ("ingest", "revert"):
+    for part in ("ingest", "revert", "billing"):
         section = results.get(part, {})
         for name in ("bare", "bridge"):
             disturbed += section.get(name, {}).get("other_busy_processes", [])
