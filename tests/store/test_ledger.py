@@ -230,3 +230,26 @@ def test_a_large_run_is_written_and_read_without_holding_it_in_memory(ledger):
     assert lines == 20_000
     assert writing < all_at_once / 2, (writing, all_at_once)
     assert reading < all_at_once / 2, (reading, all_at_once)
+
+
+def test_finding_worklogs_billed_before_seeks_them_by_id(tmp_path):
+    """A final run checks each chunk of its worklogs against all billed before: by their
+    ids, not by reading every line the tracker ever billed (which grows month by month)."""
+    from sqlalchemy import event
+
+    from bridge.store.ledger import _BILLED_BEFORE, _BILLED_WORKLOGS
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate(engine)
+    plans: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def explain(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        plans.extend(row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters))
+        return statement, parameters
+
+    with engine.connect() as conn:
+        for query in (_BILLED_BEFORE, _BILLED_WORKLOGS):
+            conn.execute(query, {"tracker": "jira", "worklogs": ["1", "2"]})
+    engine.dispose()
+    assert len(plans) == 2 and all("worklog_id=?" in plan for plan in plans), plans

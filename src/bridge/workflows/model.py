@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
@@ -153,15 +154,18 @@ class Workflow(_Strict):
     )
 
     # -- lookups used by the engine ---------------------------------------------------------
+    @cached_property
+    def _ids_by_name(self) -> dict[str, str]:
+        ids: dict[str, str] = {}
+        for sid, name in self.statuses.items():
+            ids.setdefault(name.casefold(), sid)  # the first declared wins, as it always has
+        return ids
+
     def status_id(self, tracker_name: str | None) -> str | None:
         """The logical id of a tracker status name (case-insensitive), or None."""
         if tracker_name is None:
             return None
-        wanted = tracker_name.casefold()
-        for sid, name in self.statuses.items():
-            if name.casefold() == wanted:
-                return sid
-        return None
+        return self._ids_by_name.get(tracker_name.casefold())
 
     def customer_move(self, from_id: str, to_id: str) -> CustomerTransition | None:
         for move in self.customer_transitions:
