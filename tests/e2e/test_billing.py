@@ -6,13 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import ADMIN, CUSTOMER, Bridge
+from tests.e2e.conftest import ADMIN, BRIDGE, CUSTOMER, Bridge
 
 pytestmark = pytest.mark.e2e
 
@@ -198,3 +201,15 @@ def test_the_finance_api_bills_and_exports_with_its_own_token_and_opens_nothing_
     # billed: a second final run of the same month bills nothing
     second = httpx.post(f"{url}/api/billing/runs", params={"month": "2026-10"}, headers=FINANCE, timeout=30).json()
     assert second["tickets"] == 0
+
+
+def test_xlsx_is_not_written_to_a_terminal(tmp_path):
+    bridge = Bridge(tmp_path, None)
+    terminal, screen = pty.openpty()
+    try:
+        shown = subprocess.run([str(BRIDGE), "export", "billing", "--month", "2026-10", "--format", "xlsx"],
+                               stdout=screen, stderr=subprocess.PIPE, env=bridge.env, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(screen)
+        os.close(terminal)
+    assert shown.returncode == 2 and "-o FILE.xlsx" in shown.stderr.decode()
