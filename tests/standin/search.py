@@ -6,6 +6,11 @@ The JQL understood is the subset the bridge writes: conditions joined by AND on 
 `updated`, `created`, `key`. What Jira would refuse is refused with Jira's message; valid
 JQL beyond the subset (OR, functions, …) is refused too, saying so, so that a test never
 passes against a query the stand-in only half understood.
+
+A query's hits, and the names the site knows, are worked out once and kept until the
+stand-in counts a change (`JiraStandin.changed`): paging through 10,000 tickets then costs
+each page its own issues, not a pass over every issue. A change between pages shows from
+the next page on, as it would if every page searched afresh.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import base64
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -34,6 +40,7 @@ TOKEN = re.compile(r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
                    |(?P<op>!=|>=|<=|!~|[=<>~(),])|(?P<word>[^\s"'(),=!<>~]+)|(?P<bad>\S))""", re.X)
 UNBOUNDED = ("Unbounded JQL queries are not allowed here. Please add a search restriction to "
              "your query.")
+KEPT_QUERIES = 8  # the hits of this many queries are kept between changes
 
 
 class Refused(ValueError):
@@ -238,15 +245,45 @@ def _names(issue: Issue, field: str) -> set[str]:
     return {name.casefold() for name in names if isinstance(name, str)}
 
 
+class _Kept:
+    """What the searches of one stand-in worked out while its `version` stays the same."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.names: dict[str, frozenset[str]] = {}  # by field
+        self.hits: dict[Query, list[Issue]] = {}
+
+
+_KEPT: weakref.WeakKeyDictionary[JiraStandin, _Kept] = weakref.WeakKeyDictionary()
+
+
+def _kept(standin: JiraStandin) -> _Kept:
+    kept = _KEPT.get(standin)
+    if kept is None or kept.version != standin.version:
+        kept = _KEPT[standin] = _Kept(standin.version)
+    return kept
+
+
+def _known(standin: JiraStandin, field: str) -> frozenset[str]:
+    """Every name the site knows in `field`, case-folded. Statuses are the site's, which
+    hold every issue's: adding an issue or moving one registers its status."""
+    if field == "status":
+        return frozenset(name.casefold() for name in standin.statuses)
+    names = _kept(standin).names
+    if field not in names:
+        known = set().union(*(_names(issue, field) for issue in standin.issues.values()))
+        if field == "issuetype":
+            known |= {name.casefold() for name in ISSUE_TYPE_IDS}
+        names[field] = frozenset(known)
+    return names[field]
+
+
 def check(query: Query, standin: JiraStandin) -> None:
     """Jira refuses a status, type, project or key its site does not have."""
     for condition in query.conditions:
         if condition.field in DATES.values():
             continue
-        known = set().union(*(_names(issue, condition.field) for issue in standin.issues.values()))
-        if condition.field in ("status", "issuetype"):
-            known |= {name.casefold() for name in (standin.statuses if condition.field == "status"
-                                                    else ISSUE_TYPE_IDS)}
+        known = _known(standin, condition.field)
         for value in condition.values:
             if value.casefold() in known:
                 continue
@@ -278,7 +315,17 @@ SORT_KEYS: dict[str, Callable[[Issue], Any]] = {
 
 
 def found(standin: JiraStandin, query: Query) -> list[Issue]:
-    """The issues matching every condition, in the query's order (by key when it has none)."""
+    """The issues matching every condition, in the query's order (by key when it has none):
+    one list for every page of the query until the stand-in changes."""
+    kept = _kept(standin).hits
+    if query not in kept:
+        if len(kept) >= KEPT_QUERIES:
+            del kept[next(iter(kept))]
+        kept[query] = _sorted_hits(standin, query)
+    return kept[query]
+
+
+def _sorted_hits(standin: JiraStandin, query: Query) -> list[Issue]:
     hits = [issue for issue in standin.issues.values()
             if all(_matches(issue, condition) for condition in query.conditions)]
     for field, descending in reversed(query.order or (("key", False),)):

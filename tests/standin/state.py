@@ -83,6 +83,7 @@ class JiraStandin:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
         self._pending: set[asyncio.Task[None]] = set()
+        self.version = 0  # see changed()
         self.reset(deployment)
 
     def reset(self, deployment: str = "cloud", account: dict[str, Any] | None = None,
@@ -107,6 +108,13 @@ class JiraStandin:
         self.webhook: dict[str, Any] | None = None
         self.deliveries: list[dict[str, Any]] = []
         self._seq = itertools.count(1)
+        self.changed()
+
+    def changed(self) -> None:
+        """Count a change to what a search matches or orders by: an issue added, its status
+        or its `updated` moved. Searches keep a query's hits while the count stays the same
+        (search.py), so every such change is counted here."""
+        self.version += 1
 
     def load(self, seed: dict[str, Any]) -> None:
         """Reset, then apply a seed: the document of --state-file and POST /_standin/reset."""
@@ -178,6 +186,7 @@ class JiraStandin:
                       logged, list(data.get("organizations", [])), data.get("reporter"))
         self.status(issue.status)
         self.issues[key] = issue
+        self.changed()
         return issue
 
     def add_user(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -316,6 +325,7 @@ class JiraStandin:
         }
         issue.comments.append(comment)
         issue.fields["updated"] = made
+        self.changed()
         return comment
 
     def move(self, issue: Issue, to: str, *, by: dict[str, Any], base: str,
@@ -329,6 +339,7 @@ class JiraStandin:
         issue.history.append(change)
         issue.status = to
         issue.fields["updated"] = self.time(change.at)
+        self.changed()
         deployment = (self.webhook or {}).get("deployment") or self.deployment
         event = {"timestamp": int(change.at.timestamp() * 1000), "webhookEvent": "jira:issue_updated",
                  "issue_event_type_name": "issue_generic",

@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from . import search
 from .app import create_app
 from .state import JiraStandin
 
@@ -150,6 +151,58 @@ async def test_data_center_searches_by_offset_and_cloud_no_longer_does(jira, sta
     enhanced = await jira.get("/rest/api/2/search/jql", params={"jql": "project = SRV"})
     assert enhanced.status_code == 404
 
+
+async def pages_of(jira: httpx.AsyncClient, jql: str, between=None) -> list[list[str]]:
+    """The keys of each page of the enhanced search; `between()` runs after the first page."""
+    pages, token = [], None
+    while True:
+        params = {"jql": jql, "fields": "status", "maxResults": "100"}
+        page = (await jira.get("/rest/api/3/search/jql",
+                               params=params | ({"nextPageToken": token} if token else {}))).json()
+        pages.append([issue["key"] for issue in page["issues"]])
+        if page["isLast"]:
+            return pages
+        token = page["nextPageToken"]
+        if between and len(pages) == 1:
+            await between()
+
+
+@pytest.mark.parametrize("change,second", [
+    ("moved", [f"SRV-{n}" for n in range(201, 250)] + ["SRV-100"]),  # SRV-200 slipped by
+    ("added", [f"SRV-{n}" for n in range(200, 250)] + ["SRV-300"]),
+])
+async def test_a_change_between_pages_shows_on_the_next_page(jira, standin, change, second) -> None:
+    for n in range(100, 250):
+        standin.add_issue({"key": f"SRV-{n}", "status": "Na klientovi",
+                           "updated": f"2026-11-01T{n // 60:02d}:{n % 60:02d}:00+01:00"})
+
+    async def between() -> None:
+        if change == "moved":  # its update puts it last
+            await jira.post("/_standin/issues/SRV-100/transition", json={
+                "to": "Na klientovi", "webhook": False, "at": "2026-12-01T10:00:00+01:00"})
+        else:
+            await jira.post("/_standin/issues", json={
+                "key": "SRV-300", "status": "Na klientovi", "updated": "2026-12-01T10:00:00+01:00"})
+
+    jql = "status = \"Na klientovi\" ORDER BY updated, key"
+    first, following = await pages_of(jira, jql, between)
+    assert first == [f"SRV-{n}" for n in range(100, 200)] and following == second
+
+
+async def test_a_name_refused_is_known_once_the_site_has_it(jira, standin) -> None:
+    for jql in ("project = NEW", "key = NEW-1", 'status = "Odloženo"', 'issuetype = "Úkol"'):
+        assert "does not exist" in await refusal(jira, jql)
+    standin.add_issue({"key": "NEW-1", "status": "Odloženo", "issuetype": "Úkol"})
+    assert await keys(jira, 'project = NEW AND key = NEW-1 AND status = "Odloženo" '
+                            'AND issuetype = "Úkol"') == ["NEW-1"]
+
+def test_a_querys_hits_are_worked_out_once_until_the_site_changes(standin) -> None:
+    query = search.parse("project = SRV ORDER BY key", standin.zone)
+    hits = search.found(standin, query)
+    assert search.found(standin, query) is hits  # every page reads the same list
+    standin.add_issue({"key": "SRV-99", "status": "Realizace"})
+    assert search.found(standin, query) is not hits
+    assert [issue.key for issue in search.found(standin, query)][-2:] == ["SRV-12", "SRV-99"]
 
 # -- changelogs ------------------------------------------------------------------------------
 async def test_the_changelog_is_paged_oldest_first(jira, standin) -> None:

@@ -95,6 +95,7 @@ def touch(standin: JiraStandin, issue: Issue, at: datetime | None) -> None:
     """The ticket's `updated` moves on to `at`, never back."""
     if at is not None and at > parse_time(issue.fields["updated"]):
         issue.fields["updated"] = standin.time(at)
+        standin.changed()
 
 
 def time_spent(seconds: int) -> str:

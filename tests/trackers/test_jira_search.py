@@ -3,7 +3,10 @@ a ticket by key (HTTP faked with respx)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -194,6 +197,111 @@ async def test_an_issue_not_shaped_like_jiras_is_a_refusal_naming_the_call():
         issue("SRV-1", histories=[change(1, "20.11.2026 16:02", "Hotovo")])]})
     with pytest.raises(TrackerRejected, match=r"/rest/api/3/search/jql .*created"):
         await every(tracker(), projects=["SRV"], with_history=True)
+
+
+# -- the page ahead --------------------------------------------------------------------------
+Answer = Callable[[int, httpx.Response], Awaitable[httpx.Response]]
+
+
+async def as_is(page: int, response: httpx.Response) -> httpx.Response:
+    return response
+
+
+def serve(deployment: str, pages: list[list[str]], answer: Answer = as_is) -> respx.Route:
+    """The search of `deployment` answering `pages` of keys; `answer(n, response)` gives
+    the answer to page n (from 0), and may hold it back or replace it."""
+    starts = [sum(map(len, pages[:n])) for n in range(len(pages))]
+
+    async def respond(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        if deployment == "cloud":
+            n = int(params.get("nextPageToken", "p1")[1:]) - 1
+            more = {"nextPageToken": f"p{n + 2}"} if n + 1 < len(pages) else {}
+            body = {"issues": [issue(key) for key in pages[n]], "isLast": not more, **more}
+        else:
+            n = starts.index(int(params["startAt"]))
+            body = {"startAt": starts[n], "total": starts[-1] + len(pages[-1]),
+                    "issues": [issue(key) for key in pages[n]]}
+        return await answer(n, httpx.Response(200, json=body))
+
+    return respx.get(CLOUD_SEARCH if deployment == "cloud" else DC_SEARCH).mock(side_effect=respond)
+
+
+def others() -> set[asyncio.Task]:
+    return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
+@respx.mock
+async def test_the_next_page_is_asked_for_while_the_page_before_is_read(deployment):
+    asked = [asyncio.Event() for _ in range(3)]
+
+    async def answer(page: int, response: httpx.Response) -> httpx.Response:
+        asked[page].set()
+        return response
+
+    serve(deployment, [["SRV-1", "SRV-2"], ["SRV-3"], ["SRV-4"]], answer)
+    async with aclosing(tracker(deployment).search(Search(projects=["SRV"]))) as searching:
+        assert (await anext(searching)).ticket.key == "SRV-1"
+        await asyncio.wait_for(asked[1].wait(), 1)  # while SRV-1 is held, and SRV-2 not yet asked for
+        assert not asked[2].is_set()  # one page ahead, no more
+        assert [found.ticket.key async for found in searching] == ["SRV-2", "SRV-3", "SRV-4"]
+
+
+def held(started: asyncio.Event, cancelled: asyncio.Event) -> Answer:
+    """Page 2 never answered: its call is started, then waits until cancelled."""
+    async def answer(page: int, response: httpx.Response) -> httpx.Response:
+        if page == 1:
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        return response
+
+    return answer
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
+@respx.mock
+async def test_a_search_left_after_its_first_page_cancels_the_call_ahead(deployment):
+    started, cancelled = asyncio.Event(), asyncio.Event()
+    serve(deployment, [["SRV-1", "SRV-2"], ["SRV-3"]], held(started, cancelled))
+    searching = tracker(deployment).search(Search(projects=["SRV"]))
+    assert (await anext(searching)).ticket.key == "SRV-1"
+    await asyncio.wait_for(started.wait(), 1)
+    await searching.aclose()
+    assert cancelled.is_set() and not others()  # ended, and waited for
+
+
+@respx.mock
+async def test_a_search_cancelled_while_waiting_for_a_page_leaves_nothing_running():
+    started, cancelled = asyncio.Event(), asyncio.Event()
+    serve("cloud", [["SRV-1", "SRV-2"], ["SRV-3"]], held(started, cancelled))
+    sweep = asyncio.create_task(every(tracker(), projects=["SRV"]))
+    await asyncio.wait_for(started.wait(), 1)
+    sweep.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sweep
+    assert cancelled.is_set() and not others()
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
+@respx.mock
+async def test_a_page_ahead_that_failed_fails_the_search_only_when_reached(deployment):
+    async def answer(page: int, response: httpx.Response) -> httpx.Response:
+        if page == 1:
+            return httpx.Response(400, json={"errorMessages": ["page 2 refused"], "errors": {}})
+        return response
+
+    serve(deployment, [["SRV-1", "SRV-2"], ["SRV-3"]], answer)
+    async with aclosing(tracker(deployment).search(Search(projects=["SRV"]))) as searching:
+        assert (await anext(searching)).ticket.key == "SRV-1"
+        await asyncio.wait(others(), timeout=1)  # the call for page 2 has failed by now
+        assert (await anext(searching)).ticket.key == "SRV-2"
+        with pytest.raises(TrackerRejected, match="400 page 2 refused"):
+            await anext(searching)
 
 
 # -- history ---------------------------------------------------------------------------------
