@@ -70,6 +70,20 @@ class Settings(BaseSettings):
         "", description="Data Center: comma-separated groups whose members are customers."
     )
 
+    devops_url: AnyHttpUrl | None = Field(
+        None,
+        description="Azure DevOps project URL (https://dev.azure.com/{organization}/{project}, or a Server collection's project).",
+    )
+    devops_token: SecretStr | None = Field(None, description="Azure DevOps personal access token (Work Items: read & write).")
+    devops_webhook_secret: SecretStr | None = Field(
+        None, description="Password the Azure DevOps service hook sends in HTTP Basic auth."
+    )
+    dev_jira_url: AnyHttpUrl | None = Field(
+        None, description="Jira site of the development project, when not BRIDGE_JIRA_URL's."
+    )
+    dev_jira_user: str | None = Field(None, description="Account on the development Jira site (Cloud).")
+    dev_jira_token: SecretStr | None = Field(None, description="API token or PAT on the development Jira site.")
+
     admin_token: SecretStr | None = Field(None, description="Bearer token for /api/.")
     finance_token: SecretStr | None = Field(None, description="Bearer token for billing exports.")
     export_dir: Path | None = Field(
@@ -145,7 +159,10 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a time zone such as Europe/Prague, not '{value}'") from None
         return value
 
-    @field_validator("admin_token", "finance_token", "jira_webhook_secret", "jira_token")
+    @field_validator(
+        "admin_token", "finance_token", "jira_webhook_secret", "jira_token", "devops_token",
+        "devops_webhook_secret", "dev_jira_token",
+    )
     @classmethod
     def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
         # An empty token would match an empty bearer, an empty secret would sign nothing:

@@ -35,6 +35,9 @@ class Kind(str, enum.Enum):
     # worklogs, which name their ticket by id only and are not judged
     NO_TICKET = "no_ticket"
     TIMER = "timer"  # a timer of the bridge's own fell due on a ticket (see bridge.jobs)
+    # a development item linked to the ticket changed (a provider's hook, or polling): is
+    # development done, so that the ticket moves on?
+    DEV_ITEM = "dev_item"
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,12 @@ class Rule(str, enum.Enum):
     TIMER_EXPIRED = "timer-expired"  # a timer ran out: the ticket moves along its path
     TIMER_STALE = "timer-stale"  # the stay a timer counted from has ended
     TIMER_NOT_DUE = "timer-not-due"  # a queued timer step is no longer due
+    DEV_ITEM = "dev-item"  # entering development without a development item that exists, reverted
+    DEV_UNREACHABLE = "dev-unreachable"  # the development provider could not be asked; agents alerted
+    DEV_LINKED = "dev-linked"  # entering development with items that exist: linked both ways
+    DEV_DONE = "dev-done"  # development finished the items: the ticket moves on
+    DEV_WAITING = "dev-waiting"  # some of the ticket's items are not done yet
+    DEV_LEFT = "dev-left"  # the ticket left development meanwhile: left alone
 
 
 class Need(str, enum.Enum):
@@ -194,6 +203,7 @@ class Need(str, enum.Enum):
     ROLE = "role"
     CHAIN = "chain"
     COMMENTS = "comments"  # the ticket's recent comments
+    ITEMS = "items"  # the development items the ticket names, as their provider has them
 
 
 @dataclass(frozen=True)
@@ -231,7 +241,44 @@ class CommentAction:
     kind: str = "comment"
 
 
-Action = TransitionAction | CommentAction
+@dataclass(frozen=True)
+class LinkAction:
+    """Link the ticket and a development item both ways: the item is recorded as the
+    ticket's, the provider's item points back to the ticket, and the ticket carries a link
+    to the item (marked resolved once the item is done)."""
+
+    ticket: str
+    provider: str  # "azure-devops" or "jira"
+    item: str  # the item's number as normalised: "4711", "DEV-12"
+    url: str = ""  # where people open the item
+    title: str = ""
+    resolved: bool = False
+    kind: str = "link"
+
+
+Action = TransitionAction | CommentAction | LinkAction
+
+
+@dataclass(frozen=True)
+class DevItem:
+    """A development item as its provider has it now."""
+
+    id: str  # normalised, as in LinkAction.item
+    state: str  # the provider's own state name, e.g. "Committed", "Done"
+    title: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class DevItems:
+    """What the development provider said of the items a ticket names. `found` holds those
+    that exist (the rest do not); `unreachable` says why the provider could not be asked
+    (after its retries); `configured` False: no provider connection, so only presence and
+    format can be checked."""
+
+    found: dict[str, DevItem] = field(default_factory=dict)
+    unreachable: str | None = None
+    configured: bool = True
 
 
 @dataclass(frozen=True)
