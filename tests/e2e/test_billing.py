@@ -63,7 +63,8 @@ def october(jira, tmp_path, request):
     for other in bridge.workflows.glob("*.yaml"):
         if other.name not in keep:
             other.unlink()
-    return bridge
+    yield bridge
+    bridge.stop()
 
 
 def export(bridge: Bridge, *args: str) -> str:
