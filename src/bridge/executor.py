@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
+from bridge.handlers import Handler, tracker_handlers
 from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
 from bridge.trackers.base import (
     Tracker,
@@ -59,8 +61,10 @@ def plan(key_prefix: str, actions: tuple[Action, ...]) -> list[tuple[str, str, s
 def describe(action: Action) -> str:
     if isinstance(action, TransitionAction):
         return f"{action.ticket}: transition {action.transition_id or '?'} → {action.to_status}"
-    visibility = "public" if action.public else "internal"
-    return f"{action.ticket}: {visibility} comment {action.body[:80]!r}"
+    if isinstance(action, CommentAction):
+        visibility = "public" if action.public else "internal"
+        return f"{action.ticket}: {visibility} comment {action.body[:80]!r}"
+    return f"{action.ticket}: {action.kind} {action.item} ({action.provider})"
 
 
 def record_of(event: Event, decision: Decision, dry_run: bool) -> DecisionRecord:
@@ -85,12 +89,21 @@ def record_of(event: Event, decision: Decision, dry_run: bool) -> DecisionRecord
 
 class Executor:
     def __init__(
-        self, tracker: Tracker, store: Store, *, dry_run: bool, retry: RetryPolicy | None = None
+        self,
+        tracker: Tracker,
+        store: Store,
+        *,
+        dry_run: bool,
+        retry: RetryPolicy | None = None,
+        handlers: Mapping[str, Handler] | None = None,
     ) -> None:
+        """`handlers`: how each kind of action is applied, besides the tracker's own
+        transitions and comments."""
         self.tracker = tracker
         self.store = store
         self.dry_run = dry_run
         self.retry = retry or RetryPolicy()
+        self.handlers: dict[str, Handler] = {**tracker_handlers(tracker), **(handlers or {})}
 
     async def execute(
         self, delivery_id: int | None, key_prefix: str, event: Event, decision: Decision
@@ -156,43 +169,13 @@ class Executor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _look_up(self, action: PendingAction) -> tuple[str, str | None] | None:
-        """What the tracker shows of an action that may have been applied: (outcome, note)
-        when there is nothing to send, None when it must be sent."""
-        payload = action.payload
-        if action.kind == TransitionAction.kind:
-            status = await self.tracker.status_of(action.ticket)
-            if status.casefold() == payload["to_status"].casefold():
-                log.info("%s is already in '%s'; not sent again", action.ticket, status)
-                return DONE, None
-            judged_in = payload.get("from_status")
-            if judged_in and status.casefold() != judged_in.casefold():
-                return SKIPPED, f"the ticket was moved on to '{status}' meanwhile; left there"
-            return None
-        if await self.tracker.has_comment(action.ticket, action.key, payload["body"]):
-            log.info("%s already has comment %s; not sent again", action.ticket, action.key)
-            return DONE, None
-        return None
-
-    async def _transition_to(self, key: str, status: str) -> str:
-        """The transition leading to `status` from where the ticket is now: the later steps
-        of a timer's path are known only once the ticket gets there."""
-        ticket = await self.tracker.ticket(key)
-        wanted = status.casefold()
-        found = next((t.id for t in ticket.transitions or () if t.to_status.casefold() == wanted), None)
-        if found is None:
-            raise TrackerRejected(f"{key}: no transition leads from '{ticket.status}' to '{status}'")
-        return found
+        return await self._handler(action).look_up(action)
 
     async def _send(self, action: PendingAction) -> None:
-        payload = action.payload
-        if action.kind == TransitionAction.kind:
-            transition = payload["transition_id"] or await self._transition_to(
-                action.ticket, payload["to_status"]
-            )
-            await self.tracker.transition(action.ticket, transition)
-        elif action.kind == CommentAction.kind:
-            await self.tracker.comment(
-                action.ticket, payload["body"], public=payload["public"], marker=action.key
-            )
-        else:  # pragma: no cover - the engine makes no other kind
-            raise ValueError(f"unknown action kind {action.kind!r}")
+        await self._handler(action).send(action)
+
+    def _handler(self, action: PendingAction) -> Handler:
+        try:
+            return self.handlers[action.kind]
+        except KeyError:
+            raise TrackerRejected(f"no way to apply a '{action.kind}' action here") from None
