@@ -169,3 +169,44 @@ def test_english_messages_format(shipped: WorkflowSet) -> None:
     for wf in shipped:
         for field in Messages.model_fields:
             getattr(wf.messages, field).format_map(values)
+
+
+def development_names(wf: Workflow) -> tuple[str, str, str, str]:
+    """The development section as the process says it: provider, field, where a ticket
+    waits and where it goes on, by the tracker's names."""
+    dev = wf.development
+    assert dev is not None, f"{wf.name} hands nothing to development"
+    return dev.provider, dev.field, wf.statuses[dev.status], wf.statuses[dev.then]
+
+
+def test_what_each_workflow_hands_to_development(shipped: WorkflowSet) -> None:
+    service = by_name(shipped, "service-sheet")
+    assert development_names(service) == ("azure-devops", "customfield_10050", "Na vývoji", "Testování")
+    assert service.development and service.development.done == ["Done"]
+    assert service.development.field in service.entry_requirements("in_development").fields
+    targito = by_name(shipped, "targito-support")
+    provider, field, waits, then = development_names(targito)
+    assert (provider, waits, then) == ("jira", "Waiting for development", "Waiting for support")
+    assert field.startswith("customfield_") and field in targito.required_fields()
+    assert by_name(shipped, "deso-crm").development is None
+
+
+def test_development_texts_are_translated_and_format(shipped: WorkflowSet) -> None:
+    from bridge.workflows.development import DevelopmentMessages
+
+    values = dict.fromkeys(
+        ["ticket", "label", "from_status", "to_status", "number", "value", "reason", "items",
+         "states", "status", "next"], "x"
+    )  # fmt: skip
+    czech = by_name(shipped, "service-sheet").development
+    english = by_name(shipped, "targito-support").development
+    assert czech and english
+    for field in DevelopmentMessages.model_fields:
+        cs = getattr(czech.messages, field)
+        assert cs != getattr(DevelopmentMessages(), field), f"{field} is not translated"
+        assert "{" not in cs.format_map(values)
+        getattr(english.messages, field).format_map(values)
+    for wf in (czech, english):  # each says which number was wrong, and what the field held
+        assert "{number}" in wf.messages.not_found and "{number}" in wf.messages.removed
+        assert "{value}" in wf.messages.garbage and "{reason}" in wf.messages.unreachable
+    assert re.search(r"[ěščřžýáíéůú]", czech.comment) and czech.comment.format_map(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.engine.decide import decide
+from bridge.engine.development import NotAnItem, decide_development, item_numbers, named_items
 from bridge.engine.model import (
     COMMENT_WINDOW,
     Action,
@@ -46,6 +47,7 @@ __all__ = [
     "LinkAction",
     "NO_CHAIN",
     "Need",
+    "NotAnItem",
     "Role",
     "Rule",
     "StatusChange",
@@ -56,4 +58,7 @@ __all__ = [
     "WorkedTicket",
     "Worklog",
     "decide",
+    "decide_development",
+    "item_numbers",
+    "named_items",
 ]

@@ -11,6 +11,10 @@ comment event of its own, before or after the status change. A comment by the sa
 within `window` of the change counts as made with it. While the window is still open and no
 such comment is found, the answer is `Verdict.WAITING` until it closes: the change is judged
 again then, so a reason typed a moment after the click is never reverted as missing.
+
+A move into a workflow's development status that the rules above let stand must also name
+development items that exist (`bridge.engine.development`); `items` is what the provider
+said of them (None: not yet asked, answered with `Need.ITEMS`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bridge.engine.development import Refusal, check_entry, entering
 from bridge.engine.model import (
     COMMENT_WINDOW,
     Action,
@@ -26,6 +31,7 @@ from bridge.engine.model import (
     Comment,
     CommentAction,
     Decision,
+    DevItems,
     Event,
     Kind,
     NO_CHAIN,
@@ -58,12 +64,23 @@ def decide(
     *,
     now: datetime | None = None,
     window: timedelta = COMMENT_WINDOW,
+    items: DevItems | None = None,
 ) -> Decision:
     """`chain`: the customer's earlier moves on this ticket that were let stand because they
     were stale when judged (`NO_CHAIN` when there are none; None when not yet looked up).
     `comments`: the ticket's recent comments (None when not yet read); `now`: the time they
-    were read at (None: the window is taken as closed)."""
-    return _decide(event, workflow, ticket, chain, _Comments(comments, now, window))
+    were read at (None: the window is taken as closed). `items`: the development items the
+    ticket names, as their provider has them (None when not yet asked)."""
+    decision = _decide(event, workflow, ticket, chain, _Comments(comments, now, window))
+    if workflow is None or not entering(event, workflow, decision):
+        return decision
+    checked = check_entry(event, workflow, ticket, items)
+    if isinstance(checked, Refusal):
+        assert ticket is not None
+        checked = _revert(event, workflow, ticket, checked.rule, checked.reason, checked.text)
+    if checked.verdict is Verdict.NEEDS:
+        return checked
+    return replace(checked, reason=f"{decision.reason}; {checked.reason}", chain_from=decision.chain_from)
 
 
 def _decide(

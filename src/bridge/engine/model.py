@@ -165,6 +165,7 @@ class Verdict(str, enum.Enum):
     EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
+    RETURNED = "returned"  # development is done: the bridge moves the ticket on
 
 
 class Rule(str, enum.Enum):

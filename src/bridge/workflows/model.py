@@ -13,7 +13,6 @@ read as one, and `from` has no second name.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Annotated
@@ -22,7 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from pydantic_core import PydanticCustomError
 
 from bridge.workflows.billing import Billing
-from bridge.workflows.problems import undeclared_status
+from bridge.workflows.development import Development
+from bridge.workflows.problems import placeholder_problems, undeclared_status
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
 STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -152,6 +152,11 @@ class Workflow(_Strict):
     billing: Billing | None = Field(
         None, description="Which tickets are billed; none: the workflow bills nothing."
     )
+    development: Development | None = Field(
+        None,
+        description="Tickets handed to development: the item they wait for, and where they go "
+        "when it is done; none: the workflow hands nothing to development.",
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     @cached_property
@@ -183,6 +188,7 @@ class Workflow(_Strict):
     def required_fields(self) -> set[str]:
         """Every tracker field some requirement reads, so one fetch brings them all."""
         found = {f for rules in self.on_enter.values() for f in rules.requires.fields}
+        found |= {self.development.field} if self.development else set()
         return found | {f for move in self.customer_transitions for f in move.requires.fields}
 
     def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
@@ -215,7 +221,7 @@ class Workflow(_Strict):
             (("timers", sid, "reminders", i, "comment"), r.comment) for i, r in enumerate(timer.reminders)
         ]
         for loc, text in texts:
-            yield from _placeholder_problems(loc, text, TIMER_PLACEHOLDERS)
+            yield from placeholder_problems(loc, text, TIMER_PLACEHOLDERS)
 
     def reference_problems(self) -> Iterator[tuple[Loc, str]]:
         """Yield (location, message) for every status referenced but not declared, and every
@@ -249,6 +255,8 @@ class Workflow(_Strict):
             yield from self._timer_problems(sid, timer, declared)
         if self.billing is not None:
             yield from self.billing.problems(self.statuses)
+        if self.development is not None:
+            yield from self.development.problems(self.statuses, self.flow)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
@@ -260,15 +268,3 @@ class Workflow(_Strict):
         for sid in self.statuses:
             if seen and sid not in seen:
                 yield ("statuses", sid), f"status '{sid}' cannot be reached from '{self.initial}'"
-
-
-def _placeholder_problems(loc: Loc, text: str, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        yield loc, f"broken placeholder: {exc} (write {{{{ for a literal {{)"
-        return
-    for name in names:
-        if name not in allowed:
-            known = ", ".join("{" + p + "}" for p in sorted(allowed))
-            yield loc, f"unknown placeholder '{{{name}}}'; use {known}"

@@ -9,7 +9,8 @@ declared, which one they probably meant.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import string
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,8 @@ def describe(err: Mapping[str, Any]) -> str:
             f"'{value}' is not a valid status id: use lowercase letters, digits and '_', "
             "starting with a letter (e.g. waiting_on_customer)"
         )
+    if kind == "literal_error" and "expected" in err.get("ctx", {}):
+        return f"expected {err['ctx']['expected']}, got {kind_of(value)}"
     if kind == "too_short" and not err.get("ctx", {}).get("actual_length", 1):
         return "expected at least one item, got an empty list"
     if kind == "value_error" and "error" in err.get("ctx", {}):
@@ -96,3 +99,19 @@ def status_suggestion(word: str, statuses: Mapping[str, str]) -> str:
     choices = {**by_name, **by_id}
     close = difflib.get_close_matches(wanted, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{choices[close[0]]}'?" if close else ""
+
+
+def placeholder_problems(
+    loc: tuple[str | int, ...], text: str, allowed: frozenset[str]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """A text's placeholders that the bridge does not fill, or braces it cannot format: found
+    here rather than as a KeyError while a ticket is being moved."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        yield loc, f"broken placeholder: {exc} (write {{{{ for a literal {{)"
+        return
+    for name in names:
+        if name not in allowed:
+            known = ", ".join("{" + p + "}" for p in sorted(allowed))
+            yield loc, f"unknown placeholder '{{{name}}}'; use {known}"

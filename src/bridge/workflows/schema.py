@@ -25,11 +25,12 @@ BEYOND_SCHEMA = (
     "This schema checks the shape of a workflow file: its keys, the type of each value and "
     "the form of status ids. `bridge check` also checks what a schema cannot express: "
     "every status used under `initial`, `flow`, `customer_transitions`, `on_enter`, "
-    "`timers` and `billing` is declared under `statuses`; every status can be reached from "
-    "`initial` along `flow`; each customer move is part of `flow`; no status is both "
-    "billable and never billable; no two statuses share a tracker name; message "
-    "templates use only their placeholders; and across files, no two workflows share a "
-    "name or claim the same issue or request type in the same project."
+    "`timers`, `billing` and `development` is declared under `statuses`; every status can "
+    "be reached from `initial` along `flow`; each customer move, and the move from the "
+    "development status to its `then`, is part of `flow`; no status is both billable and "
+    "never billable; no provider state is both done and removed; no two statuses share a "
+    "tracker name; message templates use only their placeholders; and across files, no "
+    "two workflows share a name or claim the same issue or request type in the same project."
 )
 
 
