@@ -189,7 +189,7 @@ async def test_entry_requirement_binds_agents_with_an_internal_note(harness):
     assert "PBI" in json.dumps(state["comments"][0]["body"], ensure_ascii=False)
 
 
-async def test_entry_requirement_met_leaves_the_ticket_alone(harness):
+async def test_entry_requirement_met_leaves_the_ticket_alone_unchecked_without_a_provider(harness):
     issue(harness.standin, "SRV-501", "Na vývoji", fields={"customfield_10050": "PBI-4711"})
     payload = load_fixture("agent_transition.json")
     payload["issue"]["key"] = "SRV-501"
@@ -197,7 +197,8 @@ async def test_entry_requirement_met_leaves_the_ticket_alone(harness):
     await harness.deliver(payload)
     await harness.process()
     assert harness.standin.issues["SRV-501"].status == "Na vývoji"
-    assert harness.decisions()[0]["rule"] == "requirements-met"
+    decision = harness.decisions()[0]
+    assert decision["rule"] == "dev-linked" and "not checked" in decision["reason"]
 
 
 async def test_jsm_decline_needs_a_comment(harness):

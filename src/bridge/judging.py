@@ -12,9 +12,10 @@ completed from the tracker: its key, project and types choose the workflow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from bridge.engine import (
     Rule,
@@ -23,6 +24,7 @@ from bridge.engine import (
     Chain,
     Comment,
     Decision,
+    DevItems,
     Event,
     Kind,
     Need,
@@ -31,9 +33,11 @@ from bridge.engine import (
     Verdict,
     decide,
 )
+from bridge.devlinks.base import ItemChange
+from bridge.engine.development import decide_development, named_items
 from bridge.engine.timers import Stay, decide_timer, entered, step_of
 from bridge.store import Store
-from bridge.trackers.base import Tracker
+from bridge.trackers.base import Tracker, TrackerUnavailable
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -48,6 +52,17 @@ class _Facts:
     ticket: Ticket | None = None
     chain: Chain | None = None
     comments: tuple[Comment, ...] | None = None
+    items: DevItems | None = None
+
+
+class Development(Protocol):
+    """The development providers and the links the bridge made (see jobs/devitems.py)."""
+
+    async def items(self, provider: str, ids: Sequence[str]) -> DevItems: ...
+
+    def linked(self, tracker: str, ticket: str, provider: str) -> list[str]: ...
+
+    def changed(self, provider: str, change: ItemChange) -> list[str] | None: ...
 
 
 class Judge:
@@ -60,8 +75,12 @@ class Judge:
         comment_window: timedelta = COMMENT_WINDOW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timezone: str = "Europe/Prague",
+        development: Development | None = None,
     ) -> None:
+        """`development`: None when no provider is configured: entering development then
+        checks the number's presence and format only."""
         self.timezone = timezone  # of calendars that name none
+        self.development = development
         self.store = store
         self.tracker = tracker
         self.workflows = workflows
@@ -80,8 +99,16 @@ class Judge:
         """
         if event.kind is Kind.TIMER:
             return await self._judge_timer(event)
+        if event.kind is Kind.DEV_ITEM:
+            return await self._judge_item(event)
         workflow = self.workflow_of(event)
         decision = decide(event, workflow)
+        if decision.rule is Rule.NO_WORKFLOW and event.kind is Kind.STATUS_CHANGED:
+            # an issue of a Jira development project, linked to tickets?
+            change = ItemChange(event.ticket or "", event.to_status)
+            queued = await self._changed("jira", change)
+            if queued is not None:
+                return event, queued
         if event.ticket is None and Need.TICKET in decision.needs:
             event = await self.tracker.resolve(event)
             workflow = self.workflow_of(event)
@@ -117,6 +144,46 @@ class Judge:
             )
         return event, decision
 
+    async def _judge_item(self, event: Event) -> tuple[Event, Decision]:
+        """A development item changed: from a hook (no ticket), its tickets are queued; for
+        one ticket, whether development is done and it moves on."""
+        provider = event.step or ""
+        assert event.change_id is not None
+        if event.ticket is None:
+            decided = await self._changed(provider, ItemChange(event.change_id, event.to_status))
+            return event, decided or Decision(
+                Verdict.IGNORED, Rule.NO_RULE, f"{provider} item {event.change_id}: no ticket is linked to it"
+            )
+        workflow = next((wf for wf in self.workflows() if wf.name == event.workflow), None)
+        if workflow is None or workflow.development is None:
+            return event, Decision(Verdict.IGNORED, Rule.NO_WORKFLOW, f"workflow '{event.workflow}' hands nothing to development")
+        ticket = await self.tracker.ticket(event.ticket)
+        event = replace(event, to_status=ticket.status)
+        linked: list[str] = []
+        if self.development is not None:
+            linked = await asyncio.to_thread(self.development.linked, event.tracker, event.ticket, provider)
+        items = await self._items(provider, linked)
+        if items.unreachable is not None:
+            raise TrackerUnavailable(f"{provider}: {items.unreachable}")  # the job waits, and is tried again
+        return event, decide_development(ticket, workflow, linked, items)
+
+    async def _changed(self, provider: str, change: ItemChange) -> Decision | None:
+        if self.development is None:
+            return None
+        queued = await asyncio.to_thread(self.development.changed, provider, change)
+        if queued is None:
+            return None
+        state = f" is {change.state}" if change.state else " changed"
+        tickets = ", ".join(queued) if queued else "none not queued before"
+        return Decision(
+            Verdict.IGNORED, Rule.DEV_CHANGED, f"{provider} item {change.item}{state}: tickets queued: {tickets}"
+        )
+
+    async def _items(self, provider: str, ids: Sequence[str]) -> DevItems:
+        if self.development is None:
+            return DevItems(configured=False)
+        return await self.development.items(provider, ids)
+
     async def _until_decided(
         self, event: Event, workflow: Workflow | None, decision: Decision
     ) -> tuple[Event, Decision]:
@@ -140,9 +207,12 @@ class Judge:
                 facts.ticket = await self.tracker.get_ticket(event, fields)
             if Need.COMMENTS in decision.needs:
                 facts.comments = await self.tracker.recent_comments(event.ticket)
+            if Need.ITEMS in decision.needs and workflow is not None and workflow.development is not None:
+                assert facts.ticket is not None  # the core reads the items' numbers from it
+                facts.items = await self._items(workflow.development.provider, named_items(workflow, facts.ticket))
             decision = decide(
                 event, workflow, facts.ticket, facts.chain, facts.comments,
-                now=self.clock(), window=self.comment_window,
+                now=self.clock(), window=self.comment_window, items=facts.items,
             )
         raise RuntimeError(f"the core kept asking for more facts: {decision.needs}")
 

@@ -257,8 +257,10 @@ def test_items_that_exist_are_linked_one_each() -> None:
     d = judge(enter(), in_dev("PBI 4711, 4712"), found(pbi("4711"), pbi("4712", "Done")))
     assert d.verdict is Verdict.ALLOWED and d.rule is Rule.DEV_LINKED
     assert d.actions == (
-        LinkAction("SRV-1", "azure-devops", "4711", pbi("4711").url, "Fix 4711", resolved=False),
-        LinkAction("SRV-1", "azure-devops", "4712", pbi("4712").url, "Fix 4712", resolved=True),
+        LinkAction("SRV-1", "azure-devops", "4711", pbi("4711").url, "Fix 4711", resolved=False,
+                   state="Committed", workflow="sheet"),
+        LinkAction("SRV-1", "azure-devops", "4712", pbi("4712").url, "Fix 4712", resolved=True,
+                   state="Done", workflow="sheet"),
     )
     assert "Realizace → Na vývoji by agent" in d.reason and "4711 Committed" in d.reason
 

@@ -217,7 +217,7 @@ def check_entry(
         states = ", ".join(f"{n} {items.found[n].state}" for n in removed)
         return Refusal(f"item removed at {dev.provider}: {states}", text)
     found = [items.found[n] for n in numbers]
-    links = tuple(_link(event.ticket, dev, item) for item in found)
+    links = tuple(_link(event.ticket, dev, item, workflow.name) for item in found)
     if _done(dev, found):
         return _move_on(ticket, workflow, found, links, links_first=True)
     return Decision(
@@ -250,7 +250,7 @@ def decide_development(
         return Decision(Verdict.IGNORED, Rule.DEV_UNREACHABLE, why, name)
     numbers = list(dict.fromkeys(linked))
     found = [items.found[n] for n in numbers if n in items.found]
-    links = tuple(_link(ticket.key, dev, item) for item in found)
+    links = tuple(_link(ticket.key, dev, item, workflow.name) for item in found)
     if numbers and _done(dev, [items.found.get(n) for n in numbers]):
         return _move_on(ticket, workflow, found, links, links_first=False)
     waiting = [
@@ -326,8 +326,11 @@ def _transition_to(ticket: Ticket, status: str) -> str | None:
     return next((t.id for t in ticket.transitions if t.to_status.casefold() == wanted), None)
 
 
-def _link(ticket: str, dev: Development, item: DevItem) -> LinkAction:
-    return LinkAction(ticket, dev.provider, item.id, item.url, item.title, resolved=_is_done(dev, item))
+def _link(ticket: str, dev: Development, item: DevItem, workflow: str) -> LinkAction:
+    return LinkAction(
+        ticket, dev.provider, item.id, item.url, item.title, resolved=_is_done(dev, item),
+        state=item.state, workflow=workflow,
+    )
 
 
 def _states(items: Sequence[DevItem]) -> str:

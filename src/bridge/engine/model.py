@@ -197,6 +197,7 @@ class Rule(str, enum.Enum):
     DEV_DONE = "dev-done"  # development finished the items: the ticket moves on
     DEV_WAITING = "dev-waiting"  # some of the ticket's items are not done yet
     DEV_LEFT = "dev-left"  # the ticket left development meanwhile: left alone
+    DEV_CHANGED = "dev-changed"  # a development item changed: its tickets queued to be judged
 
 
 class Need(str, enum.Enum):
@@ -254,6 +255,8 @@ class LinkAction:
     url: str = ""  # where people open the item
     title: str = ""
     resolved: bool = False
+    state: str = ""  # the item's state as the provider said when judged
+    workflow: str = ""  # of the ticket: judged by it again when the item changes
     kind: str = "link"
 
 

@@ -1,4 +1,5 @@
-"""The deliveries jobs queue: what a timer delivery says, and reading it back as an event.
+"""The deliveries jobs queue: what a timer delivery says, and reading it back as an event;
+likewise a development item's change queued for one of its tickets (see jobs/devitems.py).
 
 A timer delivery names the ticket, the workflow, the stay (when the ticket last entered its
 status) and the step (`expire` or `remind-N`). Its key is made of the same, so that a step
@@ -34,6 +35,18 @@ def parse_job(body: bytes, tracker: str) -> Event | None:
     if not body.startswith(PREFIX):
         return None
     data = orjson.loads(body)
+    if data.get("job") == "devitem":
+        return Event(
+            tracker=tracker,
+            kind=Kind.DEV_ITEM,
+            ticket=data["ticket"],
+            actor=BRIDGE,
+            raw_event=f"devitem:{data['item']}",
+            to_status=data["state"] or None,
+            workflow=data.get("workflow"),
+            change_id=data["item"],
+            step=data["provider"],
+        )
     if data.get("job") != "timer":
         return None
     return Event(

@@ -18,13 +18,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.devlinks.base import DevProvider, ItemChange
-from bridge.engine import DevItems
+from bridge.engine import Actor, DevItems, Event, Kind
 from bridge.store import JobRecords
 from bridge.store.links import Links
 from bridge.trackers.base import TrackerUnavailable
 
 log = logging.getLogger(__name__)
 BATCH = 200  # items read from a provider in one call while polling
+DEVOPS = "devops"  # the inbox's name for Azure DevOps service hooks
+
+
+def hook_event(provider: str, change: ItemChange) -> Event:
+    """A provider's hook as the event the worker judges: about the item, not a ticket."""
+    return Event(
+        tracker=DEVOPS if provider == "azure-devops" else provider,
+        kind=Kind.DEV_ITEM,
+        ticket=None,
+        actor=Actor(provider, provider),
+        raw_event=f"{provider}:item-changed",
+        to_status=change.state,
+        change_id=change.item,
+        step=provider,
+    )
 
 
 def item_work(ticket: str, workflow: str | None, provider: str, item: str, state: str) -> tuple[str, dict[str, Any]]:
@@ -58,12 +73,17 @@ class Development:
         except TrackerUnavailable as exc:
             return DevItems(unreachable=str(exc))
 
-    def changed(self, provider: str, change: ItemChange) -> list[str]:
-        """Queue every ticket linked to the changed item to be judged; the tickets queued
-        now (one already queued for this state is not queued again)."""
+    def linked(self, tracker: str, ticket: str, provider: str) -> list[str]:
+        """The items of `provider` the bridge linked to the ticket."""
+        return [link.item for link in self.links.of_ticket(tracker, ticket) if link.provider == provider]
+
+    def changed(self, provider: str, change: ItemChange) -> list[str] | None:
+        """Queue every ticket linked to the changed item to be judged: the tickets queued
+        now (one already queued for this state is not queued again); None when no ticket
+        is linked to the item."""
         linked = self.links.tickets_of(provider, change.item)
         if not linked:
-            return []
+            return None
         state = change.state or ""
         self.links.set_state(provider, change.item, change.state, done=linked[0].done)
         queued: list[str] = []
@@ -88,7 +108,7 @@ class Development:
                     known = self.links.tickets_of(name, item)
                     if now is None or not known or known[0].state == now.state:
                         continue
-                    polled.queued += self.changed(name, ItemChange(item, now.state))
+                    polled.queued += self.changed(name, ItemChange(item, now.state)) or []
         if polled.queued:
             log.warning("development items: %d tickets queued by polling: %s", len(polled.queued),
                         ", ".join(polled.queued[:20]))
