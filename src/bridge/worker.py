@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Role, Rule, Verdict, decide
 from bridge.executor import Applied, Executor, record_of
-from bridge.judging import Judge
+from bridge.judging import Development, Judge
 from bridge.jobs.deliveries import change_key, parse_job
 from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, JobRecords, Store
 from bridge.trackers.base import (
@@ -82,14 +82,20 @@ class Worker:
         health: TrackerHealth | None = None,
         comment_window: timedelta = COMMENT_WINDOW,
         timezone: str = "Europe/Prague",
+        development: Development | None = None,
+        parsers: Mapping[str, Callable[[bytes], Event]] | None = None,
     ) -> None:
+        """`parsers`: how deliveries that did not come from the tracker (a development
+        provider's hooks) are read, by the name they were received under."""
         self.store = store
         self.tracker = tracker
         self.executor = executor
         self.workflows = workflows
         self.judging = Judge(
-            store, tracker, workflows, comment_window=comment_window, timezone=timezone
+            store, tracker, workflows, comment_window=comment_window, timezone=timezone,
+            development=development,
         )
+        self.parsers = dict(parsers or {})
         self.jobs = JobRecords(store.engine)
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
@@ -107,6 +113,9 @@ class Worker:
         self._inflight: set[asyncio.Task[Finished]] = set()
         self._room = asyncio.Event()  # set when fewer than _max_inflight tasks run
         self._tails: dict[str, asyncio.Task[Finished]] = {}  # the last task of each ticket
+
+    def _parse(self, item: Claimed) -> Event:
+        return self.parsers.get(item.tracker, self.tracker.parse)(item.body)
 
     # -- running -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -177,7 +186,7 @@ class Worker:
         batch: set[tuple[str, str]] = set()  # status changes judged in this batch
         for item in claimed:
             try:
-                event = parse_job(item.body, item.tracker) or self.tracker.parse(item.body)
+                event = parse_job(item.body, item.tracker) or self._parse(item)
                 waiting = held.get((item.tracker, event.ticket))
                 if waiting is not None and waiting.delivery_id < item.id:
                     result = _behind(item, event.ticket, waiting.delivery_id, waiting.retry_at)
@@ -205,7 +214,7 @@ class Worker:
     ) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
-        if item.claims > 1 or event.ticket in self._tails or event.kind is Kind.TIMER:
+        if item.claims > 1 or event.ticket in self._tails or event.kind in (Kind.TIMER, Kind.DEV_ITEM):
             return None
         if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
             return None
