@@ -192,10 +192,12 @@ async def test_a_batch_refused_for_a_missing_item_is_asked_item_by_item():
     respx.get(ITEMS).respond(404, json=NO_SUCH_ITEM)  # a server that does not honour errorPolicy
     respx.get(f"{ITEMS}/4711").respond(json=sample("workitem_get_4711.json"))
     respx.get(f"{ITEMS}/4712").respond(404, json=NO_SUCH_ITEM)
-    found = await provider().items(["4711", "4712"])
-    assert list(found) == ["4711"]
+    respx.get(f"{ITEMS}/12").respond(json=sample("workitem_get_12.json"))
+    found = await provider().items(["4711", "4712", "12"])
+    assert sorted(found) == ["12", "4711"]
     assert found["4711"].state == "Committed"
     assert found["4711"].url == "https://dev.azure.com/example-org/ERP/_workitems/edit/4711"
+    assert (found["12"].state, found["12"].title) == ("Active", "Epic 2")
 
 
 @respx.mock
