@@ -180,8 +180,8 @@ async def test_ids_go_200_to_a_call_and_missing_items_are_left_out():
 @respx.mock
 async def test_ids_that_cannot_be_work_items_are_left_out_without_asking():
     route = respx.get(ITEMS).respond(json={"count": 1, "value": [work_item(4711, "Done")]})
-    found = await provider().items(["4711", "4711", "PBI-4711", "0", "99999999999", "١٢", "../1"])
-    assert list(found) == ["4711"]
+    found = await provider().items(["04711", "4711", "PBI-4711", "0", "99999999999", "١٢", "../1"])
+    assert list(found) == ["04711"]  # under the id as the ticket gave it
     assert route.calls.last.request.url.params["ids"] == "4711"
     assert await provider().items(["abc"]) == {}
     assert route.call_count == 1

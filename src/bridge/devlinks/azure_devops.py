@@ -17,6 +17,7 @@ is taken as a hint of the item and its state, parsed without I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -82,12 +83,18 @@ class AzureDevOps:
         self._retry = retry or RetryPolicy()
 
     async def items(self, ids: Sequence[str]) -> dict[str, DevItem]:
-        """The items that exist among `ids`, 200 to a call."""
-        numbers = list(dict.fromkeys(n for n in map(work_item_id, ids) if n is not None))
+        """The items that exist among `ids`, 200 to a call, each under the id as asked."""
+        asked: dict[int, str] = {}
+        for ident in ids:
+            number = work_item_id(ident)
+            if number is not None:
+                asked.setdefault(number, ident)
+        numbers = list(asked)
         found: dict[str, DevItem] = {}
         for start in range(0, len(numbers), BATCH):
             for item in await self._batch(numbers[start : start + BATCH]):
-                found[item.id] = item
+                ident = asked[int(item.id)]
+                found[ident] = replace(item, id=ident)
         return found
 
     async def _batch(self, numbers: list[int]) -> list[DevItem]:
