@@ -131,3 +131,19 @@ async def test_connection_failures_say_what_failed(where, says, request):
         await client.aclose()
     assert str(caught.value).startswith(f"GET /rest/api/3/myself: {says}")
     assert "ssl:default" not in str(caught.value) and "Timeout" not in str(caught.value)
+
+
+@respx.mock
+async def test_azure_devops_errors_say_azures_message_not_its_exception_type():
+    respx.get("https://jira.test/_apis/wit/workitems/4712").mock(
+        return_value=httpx.Response(404, json={
+            "message": "TF401232: Work item 4712 does not exist, or you do not have permissions to read it.",
+            "typeKey": "WorkItemUnauthorizedAccessException",
+        })
+    )
+    with pytest.raises(TrackerRejected) as caught:
+        await send(RestClient(BASE, token="pat", basic=True), "GET", "/_apis/wit/workitems/4712", ONCE)
+    assert str(caught.value).endswith(
+        "404 TF401232: Work item 4712 does not exist, or you do not have permissions to read it."
+    )
+    assert caught.value.status == 404

@@ -124,6 +124,10 @@ class Tracker(Protocol):
     async def comment(self, ticket: str, body: str, *, public: bool, marker: str) -> None:
         """Comment, marked (invisibly) with the action's idempotency key."""
 
+    async def remote_link(self, ticket: str, global_id: str, url: str, title: str, resolved: bool) -> None:
+        """A link on the ticket to something elsewhere (a development item), created or
+        updated by `global_id`: sending it again never adds a second link (one attempt)."""
+
     async def status_of(self, ticket: str) -> str:
         """The ticket's status now (one attempt)."""
 
@@ -189,6 +193,9 @@ class OfflineTracker:
         raise TrackerUnavailable("no tracker configured")
 
     async def comment(self, ticket: str, body: str, *, public: bool, marker: str) -> None:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def remote_link(self, ticket: str, global_id: str, url: str, title: str, resolved: bool) -> None:
         raise TrackerUnavailable("no tracker configured")
 
     async def status_of(self, ticket: str) -> str:

@@ -60,13 +60,17 @@ class RestClient:
         token: str | None = None,
         timeout: float = 10.0,
         user_agent: str = "ticket-bridge",
+        basic: bool = False,
     ) -> None:
+        """`basic`: the token goes as the password of HTTP Basic even with no user name, as
+        Azure DevOps takes a personal access token; otherwise a token without a user is a
+        bearer token."""
         self.base_url = base_url.rstrip("/")
         self.transport = transport or httpx.AsyncHTTPTransport()
         headers = {"Accept": "application/json", "User-Agent": user_agent}
-        if user and token:
-            basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
-            headers["Authorization"] = f"Basic {basic}"
+        if token and (user or basic):
+            basic_value = base64.b64encode(f"{user or ''}:{token}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {basic_value}"
         elif token:
             headers["Authorization"] = f"Bearer {token}"
         self._headers = headers
@@ -82,17 +86,22 @@ class RestClient:
         *,
         params: dict[str, str] | None = None,
         json: Any = None,
+        content_type: str | None = None,
     ) -> httpx.Response:
-        """One call; the whole answer is read. Raises httpx.TransportError on network failure."""
+        """One call; the whole answer is read. Raises httpx.TransportError on network failure.
+        `content_type`: of a JSON body that is not plain `application/json` (a JSON Patch
+        document is `application/json-patch+json`)."""
         url = self.base_url + path
         if params:
             url += "?" + urlencode(params)
         if json is None:
             request = httpx.Request(method, url, headers=self._headers, extensions=self._extensions)
         else:
+            headers = self._json_headers
+            if content_type is not None:
+                headers = {**self._headers, "Content-Type": content_type}
             request = httpx.Request(
-                method, url, headers=self._json_headers, content=orjson.dumps(json),
-                extensions=self._extensions,
+                method, url, headers=headers, content=orjson.dumps(json), extensions=self._extensions,
             )
         response = await self.transport.handle_async_request(request)
         try:
@@ -220,7 +229,9 @@ def transport_problem(exc: httpx.TransportError) -> str:
 
 
 def _error_detail(response: httpx.Response) -> str:
-    """Jira's own error text (errorMessages/errors), short; never the request's headers."""
+    """The tracker's own error text, short; never the request's headers. Jira says it in
+    `errorMessages`/`errors`, Azure DevOps in `message` (`TF401232: Work item 5 does not
+    exist…`), whose code callers look for."""
     try:
         body = response.json()
     except ValueError:
@@ -229,6 +240,8 @@ def _error_detail(response: httpx.Response) -> str:
         parts = list(body.get("errorMessages") or []) + [
             f"{k}: {v}" for k, v in (body.get("errors") or {}).items()
         ]
+        if isinstance(body.get("message"), str) and body["message"]:
+            parts.append(body["message"])
         if parts:
             return "; ".join(str(p) for p in parts)[:500]
     return str(body)[:200]

@@ -30,6 +30,7 @@ from bridge.trackers.base import (
 )
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
+from bridge.trackers.jira_links import put_remote_link, remote_link_body
 from bridge.trackers.jira_parsing import (
     comment_text,
     completed,
@@ -396,6 +397,11 @@ class JiraTracker:
             "properties": properties,
         }
         await self._once("POST", f"/issue/{segment(ticket)}/comment", json=payload)
+
+    async def remote_link(self, ticket: str, global_id: str, url: str, title: str, resolved: bool) -> None:
+        """A link on the ticket to `url`, kept as one by its `global_id` (see `jira_links`)."""
+        body = remote_link_body(global_id, url, title, resolved)
+        await put_remote_link(self._client, self._api, ticket, body)
 
     async def status_of(self, ticket: str) -> str:
         issue = (await self._once("GET", f"/issue/{segment(ticket)}", params={"fields": "status"})).json()
