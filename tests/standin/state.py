@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 
 from . import worklogs
+from .faults import Fault, new_fault, take_fault
 from .history import Change, seeded, state_json
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
 
@@ -53,24 +53,6 @@ class Issue:
     worklogs: list[worklogs.Worklog] = field(default_factory=list)  # by when logged
     organizations: list[str] = field(default_factory=list)  # names, in the organisations field
     reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
-
-
-@dataclass
-class Fault:
-    """The next `times` calls matching method and path answer `status` (after `delay_ms`);
-    for `seconds` from now, every matching call does (an outage). Without a status the call
-    is served; `late_ms` then holds the answer back after the change is made, as a tracker
-    does whose answer arrives after the client gave up."""
-
-    path_regex: str
-    status: int | None = None
-    method: str | None = None
-    times: int = 1
-    retry_after: int | None = None
-    delay_ms: int = 0
-    late_ms: int = 0
-    seconds: float | None = None
-    until: float | None = None
 
 
 class JiraStandin:
@@ -198,10 +180,7 @@ class JiraStandin:
         return user
 
     def add_fault(self, data: dict[str, Any]) -> Fault:
-        fault = Fault(**data)
-        fault.method = fault.method.upper() if fault.method else None
-        if fault.seconds is not None:
-            fault.until = time.monotonic() + fault.seconds
+        fault = new_fault(data)
         self.faults.append(fault)
         return fault
 
@@ -351,17 +330,7 @@ class JiraStandin:
         return event
 
     def take_fault(self, method: str, path: str) -> Fault | None:
-        clock = time.monotonic()
-        self.faults = [f for f in self.faults if f.until is None or f.until > clock]
-        for fault in self.faults:
-            if fault.method in (None, method) and re.search(fault.path_regex, path):
-                if fault.until is not None:  # an outage: every call until it ends
-                    return fault
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        return take_fault(self.faults, method, path)
 
     def authorized(self, header: str | None) -> bool:
         scheme, _, token = (header or "").partition(" ")
