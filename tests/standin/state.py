@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from . import worklogs
+from . import links, worklogs
 from .faults import Fault, new_fault, take_fault
 from .history import Change, seeded, state_json
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
@@ -80,6 +80,7 @@ class JiraStandin:
                          for name, status_id in DEFAULT_STATUSES.items()}
         self.workflow: dict[str, list[dict[str, str]]] = {}
         self.issues: dict[str, Issue] = {}
+        self.links = links.LinkBook()
         self.comment_properties: dict[str, dict[str, Any]] = {}  # by comment id, then key
         self.denied_permissions: set[str] = set()  # the bridge account lacks these
         self.users: list[dict[str, Any]] = []
@@ -250,7 +251,8 @@ class JiraStandin:
         excluded = {f[1:] for f in wanted if f.startswith("-")}
         included = {f for f in wanted if not f.startswith("-")}
         keep_all = not included or included & {"*all", "*navigable"}
-        every = {**issue.fields, "status": self.status_json(issue.status, base)}
+        every = {**issue.fields, "status": self.status_json(issue.status, base),
+                 "issuelinks": links.issuelinks_json(self, issue, base)}
         if not included or included & {"*all", "worklog"}:
             every["worklog"] = worklogs.field_json(self, issue, base, version)
         if issue.reporter:
@@ -281,7 +283,7 @@ class JiraStandin:
     def issue_state(self, issue: Issue) -> dict[str, Any]:
         return {"key": issue.key, "id": issue.id, "status": issue.status, "fields": issue.fields,
                 "comments": issue.comments, "history": state_json(self, issue),
-                "worklogs": worklogs.state_json(self, issue)}
+                "worklogs": worklogs.state_json(self, issue), **links.state_json(self, issue)}
 
     # --- changes -----------------------------------------------------------------------------
     def add_comment(self, issue: Issue, payload: dict[str, Any], base: str, version: str,
