@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from tests.standin.controls import control
 
 from .rest import Call, answer
 from .state import DEVELOPER, DevOpsStandin
@@ -39,24 +40,6 @@ async def _rest(request: Request) -> Response:
     if isinstance(body, str):
         return PlainTextResponse(body, status, headers=headers)
     return JSONResponse(body, status, headers=headers, media_type="application/json; charset=utf-8")
-
-
-def _control(handler: Callable[[DevOpsStandin, Any, Request], Any]) -> Callable[[Request], Any]:
-    """A /_standin/ endpoint: JSON in, JSON out (None: 204), a bad seed answers 400."""
-
-    async def endpoint(request: Request) -> Response:
-        raw = await request.body()
-        try:
-            result = handler(request.app.state.standin, json.loads(raw) if raw else {}, request)
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, 400)
-        if isinstance(result, Response):
-            return result
-        if result is None:
-            return Response(status_code=204)
-        return JSONResponse(result, 201 if request.method == "POST" else 200)
-
-    return endpoint
 
 
 def _add_items(standin: DevOpsStandin, data: Any, request: Request) -> Any:
@@ -106,15 +89,15 @@ def _resend(standin: DevOpsStandin, data: Any, request: Request) -> Any:
 def create_app(standin: DevOpsStandin | None = None) -> Starlette:
     """The stand-in as an ASGI app."""
     routes = [
-        Route("/_standin/reset", _control(lambda s, d, r: s.load(d)), methods=["POST"]),
-        Route("/_standin/workitems", _control(_add_items), methods=["POST"]),
-        Route("/_standin/workitems/{id:int}", _control(_item), methods=["GET"]),
-        Route("/_standin/workitems/{id:int}/state", _control(_set_state), methods=["POST"]),
-        Route("/_standin/hook", _control(lambda s, d, r: s.set_hook(**d)), methods=["POST"]),
-        Route("/_standin/hook/deliveries", _control(_deliveries), methods=["GET", "DELETE"]),
-        Route("/_standin/hook/deliveries/{index}/resend", _control(_resend), methods=["POST"]),
-        Route("/_standin/faults", _control(_faults), methods=["GET", "POST", "DELETE"]),
-        Route("/_standin/calls", _control(_calls), methods=["GET", "DELETE"]),
+        Route("/_standin/reset", control(lambda s, d, r: s.load(d)), methods=["POST"]),
+        Route("/_standin/workitems", control(_add_items), methods=["POST"]),
+        Route("/_standin/workitems/{id:int}", control(_item), methods=["GET"]),
+        Route("/_standin/workitems/{id:int}/state", control(_set_state), methods=["POST"]),
+        Route("/_standin/hook", control(lambda s, d, r: s.set_hook(**d)), methods=["POST"]),
+        Route("/_standin/hook/deliveries", control(_deliveries), methods=["GET", "DELETE"]),
+        Route("/_standin/hook/deliveries/{index}/resend", control(_resend), methods=["POST"]),
+        Route("/_standin/faults", control(_faults), methods=["GET", "POST", "DELETE"]),
+        Route("/_standin/calls", control(_calls), methods=["GET", "DELETE"]),
         Route("/{path:path}", _rest, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     app = Starlette(routes=routes)
