@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     asyncio.run(serve(create_app(standin), args.host, args.port))
 
 
-async def serve(app: Starlette, host: str, port: int) -> None:
-    """Serve on a socket bound here, so that the port is known before announcing it."""
+async def serve(app: Starlette, host: str, port: int, ready: str = READY) -> None:
+    """Serve on a socket bound here, so that the port is known before announcing it as
+    `<ready> http://HOST:PORT`."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
                          socket.IPPROTO_TCP)  # so asyncio sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -58,7 +59,7 @@ async def serve(app: Starlette, host: str, port: int) -> None:
         await asyncio.sleep(0.01)
     if server.started:
         url_host = f"[{host}]" if ":" in host else host
-        print(f"{READY} http://{url_host}:{sock.getsockname()[1]}", flush=True)
+        print(f"{ready} http://{url_host}:{sock.getsockname()[1]}", flush=True)
     await serving
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import worklogs
+from .controls import control
 from .rest import NOT_JSON, answer
 from .state import JiraStandin
 from .times import parse_time
@@ -36,24 +36,6 @@ async def _rest(request: Request) -> Response:
     if body is None:
         return Response(status_code=status, headers=headers)
     return JSONResponse(body, status, headers=headers)
-
-
-def _control(handler: Callable[[JiraStandin, Any, Request], Any]) -> Callable[[Request], Any]:
-    """A /_standin/ endpoint: JSON in, JSON out (None: 204), a bad seed answers 400."""
-
-    async def endpoint(request: Request) -> Response:
-        raw = await request.body()
-        try:
-            result = handler(request.app.state.standin, json.loads(raw) if raw else {}, request)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, 400)
-        if isinstance(result, Response):
-            return result
-        if result is None:
-            return Response(status_code=204)
-        return JSONResponse(result, 201 if request.method == "POST" else 200)
-
-    return endpoint
 
 
 def _seed_issues(standin: JiraStandin, data: Any, request: Request) -> Any:
@@ -125,18 +107,18 @@ def create_app(standin: JiraStandin | None = None) -> Starlette:
     """The stand-in as an ASGI app: Jira under /rest/, controls under /_standin/."""
     routes = [
         Route("/rest/{path:path}", _rest, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
-        Route("/_standin/reset", _control(lambda s, d, r: s.load(d)), methods=["POST"]),
-        Route("/_standin/issues", _control(_seed_issues), methods=["POST"]),
-        Route("/_standin/issues/{key}", _control(_issue), methods=["GET"]),
-        Route("/_standin/issues/{key}/transition", _control(_person_moves), methods=["POST"]),
-        Route("/_standin/issues/{key}/worklogs", _control(_log_work), methods=["POST"]),
-        Route("/_standin/issues/{key}/worklogs/{id}", _control(_log_work), methods=["PUT", "DELETE"]),
-        Route("/_standin/workflow", _control(_set_workflow), methods=["POST"]),
-        Route("/_standin/users", _control(_seed_users), methods=["POST"]),
-        Route("/_standin/faults", _control(_faults), methods=["GET", "POST", "DELETE"]),
-        Route("/_standin/calls", _control(_calls), methods=["GET", "DELETE"]),
-        Route("/_standin/webhook", _control(lambda s, d, r: s.set_webhook(**d)), methods=["POST"]),
-        Route("/_standin/webhook/deliveries", _control(lambda s, d, r: s.deliveries),
+        Route("/_standin/reset", control(lambda s, d, r: s.load(d)), methods=["POST"]),
+        Route("/_standin/issues", control(_seed_issues), methods=["POST"]),
+        Route("/_standin/issues/{key}", control(_issue), methods=["GET"]),
+        Route("/_standin/issues/{key}/transition", control(_person_moves), methods=["POST"]),
+        Route("/_standin/issues/{key}/worklogs", control(_log_work), methods=["POST"]),
+        Route("/_standin/issues/{key}/worklogs/{id}", control(_log_work), methods=["PUT", "DELETE"]),
+        Route("/_standin/workflow", control(_set_workflow), methods=["POST"]),
+        Route("/_standin/users", control(_seed_users), methods=["POST"]),
+        Route("/_standin/faults", control(_faults), methods=["GET", "POST", "DELETE"]),
+        Route("/_standin/calls", control(_calls), methods=["GET", "DELETE"]),
+        Route("/_standin/webhook", control(lambda s, d, r: s.set_webhook(**d)), methods=["POST"]),
+        Route("/_standin/webhook/deliveries", control(lambda s, d, r: s.deliveries),
               methods=["GET"]),
     ]
     app = Starlette(routes=routes)

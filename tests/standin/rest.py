@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import history, search, worklogs
+from . import history, links, search, worklogs
 from .adf import comment_problem
 from .openapi import methods_of, resolve
 from .state import Issue, JiraStandin
@@ -232,6 +232,48 @@ def _statuses(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
     return 200, [standin.status_json(name, call.base) for name in standin.statuses]
 
 
+def _refused(exc: links.Refused) -> tuple[int, Any]:
+    return jira_error(exc.status, *exc.messages, **exc.errors)
+
+
+@_on_issue
+def _get_remote_links(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    try:
+        return 200, standin.links.remote_of(issue, call.query.get("globalId"))
+    except links.Refused as exc:
+        return _refused(exc)
+
+
+@_on_issue
+def _put_remote_link(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int, Any]:
+    """A new link answers 201; one whose globalId the issue has is updated and answers 200."""
+    try:
+        created, link = standin.links.put_remote(issue, call.body, call.base, call.version)
+    except links.Refused as exc:
+        return _refused(exc)
+    return 201 if created else 200, {"id": link["id"], "self": link["self"]}
+
+
+def _link_issues(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    try:
+        standin.links.link_issues(standin, call.body)
+    except links.Refused as exc:
+        return _refused(exc)
+    return 201, None
+
+
+def _get_issue_link(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    try:
+        link = standin.links.find_issue_link(call.params["linkId"])
+    except links.Refused as exc:
+        return _refused(exc)
+    return 200, links.issue_link_json(standin, link, call.base)
+
+
+def _link_types(standin: JiraStandin, call: RestCall) -> tuple[int, Any]:
+    return 200, {"issueLinkTypes": [links.type_json(name, call.base) for name in links.LINK_TYPES]}
+
+
 ISSUE = "/rest/api/3/issue/{issueIdOrKey}"
 OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/myself"): _myself,
@@ -250,6 +292,11 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/search/jql"): _search_jql,
     ("POST", "/rest/api/3/search/jql"): _search_jql_posted,
     ("GET", "/rest/api/3/search"): _search_by_offset,
+    ("GET", ISSUE + "/remotelink"): _get_remote_links,
+    ("POST", ISSUE + "/remotelink"): _put_remote_link,
+    ("POST", "/rest/api/3/issueLink"): _link_issues,
+    ("GET", "/rest/api/3/issueLink/{linkId}"): _get_issue_link,
+    ("GET", "/rest/api/3/issueLinkType"): _link_types,
     ("POST", "/rest/api/3/search"): _search_by_offset,
 }
 

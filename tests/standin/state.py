@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from . import worklogs
+from . import links, worklogs
+from .faults import Fault, new_fault, take_fault
 from .history import Change, seeded, state_json
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
 
@@ -55,24 +55,6 @@ class Issue:
     reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
 
 
-@dataclass
-class Fault:
-    """The next `times` calls matching method and path answer `status` (after `delay_ms`);
-    for `seconds` from now, every matching call does (an outage). Without a status the call
-    is served; `late_ms` then holds the answer back after the change is made, as a tracker
-    does whose answer arrives after the client gave up."""
-
-    path_regex: str
-    status: int | None = None
-    method: str | None = None
-    times: int = 1
-    retry_after: int | None = None
-    delay_ms: int = 0
-    late_ms: int = 0
-    seconds: float | None = None
-    until: float | None = None
-
-
 class JiraStandin:
     """The state of one fake Jira site; `create_app(standin)` serves it over HTTP.
 
@@ -98,6 +80,7 @@ class JiraStandin:
                          for name, status_id in DEFAULT_STATUSES.items()}
         self.workflow: dict[str, list[dict[str, str]]] = {}
         self.issues: dict[str, Issue] = {}
+        self.links = links.LinkBook()
         self.comment_properties: dict[str, dict[str, Any]] = {}  # by comment id, then key
         self.denied_permissions: set[str] = set()  # the bridge account lacks these
         self.users: list[dict[str, Any]] = []
@@ -198,10 +181,7 @@ class JiraStandin:
         return user
 
     def add_fault(self, data: dict[str, Any]) -> Fault:
-        fault = Fault(**data)
-        fault.method = fault.method.upper() if fault.method else None
-        if fault.seconds is not None:
-            fault.until = time.monotonic() + fault.seconds
+        fault = new_fault(data)
         self.faults.append(fault)
         return fault
 
@@ -271,7 +251,8 @@ class JiraStandin:
         excluded = {f[1:] for f in wanted if f.startswith("-")}
         included = {f for f in wanted if not f.startswith("-")}
         keep_all = not included or included & {"*all", "*navigable"}
-        every = {**issue.fields, "status": self.status_json(issue.status, base)}
+        every = {**issue.fields, "status": self.status_json(issue.status, base),
+                 "issuelinks": links.issuelinks_json(self, issue, base)}
         if not included or included & {"*all", "worklog"}:
             every["worklog"] = worklogs.field_json(self, issue, base, version)
         if issue.reporter:
@@ -302,7 +283,7 @@ class JiraStandin:
     def issue_state(self, issue: Issue) -> dict[str, Any]:
         return {"key": issue.key, "id": issue.id, "status": issue.status, "fields": issue.fields,
                 "comments": issue.comments, "history": state_json(self, issue),
-                "worklogs": worklogs.state_json(self, issue)}
+                "worklogs": worklogs.state_json(self, issue), **links.state_json(self, issue)}
 
     # --- changes -----------------------------------------------------------------------------
     def add_comment(self, issue: Issue, payload: dict[str, Any], base: str, version: str,
@@ -351,17 +332,7 @@ class JiraStandin:
         return event
 
     def take_fault(self, method: str, path: str) -> Fault | None:
-        clock = time.monotonic()
-        self.faults = [f for f in self.faults if f.until is None or f.until > clock]
-        for fault in self.faults:
-            if fault.method in (None, method) and re.search(fault.path_regex, path):
-                if fault.until is not None:  # an outage: every call until it ends
-                    return fault
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        return take_fault(self.faults, method, path)
 
     def authorized(self, header: str | None) -> bool:
         scheme, _, token = (header or "").partition(" ")

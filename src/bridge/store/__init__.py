@@ -1,6 +1,6 @@
 """Persistence: the durable inbox, deliveries through their states, the audit log of
-decisions and actions, the operators' queries, the billing ledger (SQLAlchemy; SQLite or
-PostgreSQL)."""
+decisions and actions, the operators' queries, the billing ledger, the development links
+(SQLAlchemy; SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bridge.store.deliveries import (
 from bridge.store.inbox import Incoming, InboxClosed, InboxWriter
 from bridge.store.jobs import JobRecords
 from bridge.store.ledger import BillingRun, Ledger, LedgerConflict
+from bridge.store.links import Link, Links
 from bridge.store.queries import Queries
 from bridge.store.records import Store
 from bridge.store.tables import MAX_ID
@@ -72,6 +73,8 @@ __all__ = [
     "JobRecords",
     "Ledger",
     "LedgerConflict",
+    "Link",
+    "Links",
     "Incoming",
     "PendingAction",
     "Store",

@@ -18,7 +18,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -217,6 +218,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def dialect_insert(engine: Engine, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for `engine`'s database, the kind that has `on_conflict_do_…`."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 _write_locks_guard = threading.Lock()

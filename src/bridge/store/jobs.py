@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from bridge.store.db import begin_write
+from bridge.store.db import begin_write, dialect_insert
 from bridge.store.deliveries import DeliveryState
 from bridge.store.tables import cursors, deliveries, status_changes
 from bridge.store.values import aware
@@ -27,11 +26,6 @@ from bridge.store.values import aware
 _JUDGED_BY = select(status_changes.c.delivery_id).where(
     status_changes.c.tracker == bindparam("tracker"), status_changes.c.change_id == bindparam("change")
 )
-
-
-def _insert(engine: Engine, table):  # type: ignore[no-untyped-def]
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 class JobRecords:
@@ -48,7 +42,7 @@ class JobRecords:
         ]
         if not rows:
             return []
-        statement = _insert(self.engine, deliveries).on_conflict_do_nothing(
+        statement = dialect_insert(self.engine, deliveries).on_conflict_do_nothing(
             index_elements=["tracker", "delivery_key"]
         ).returning(deliveries.c.delivery_key)
         new: list[str] = []
@@ -84,7 +78,7 @@ class JobRecords:
 
     def move_cursor(self, job: str, tracker: str, position: datetime) -> None:
         now = datetime.now(UTC)
-        statement = _insert(self.engine, cursors)
+        statement = dialect_insert(self.engine, cursors)
         statement = statement.on_conflict_do_update(
             index_elements=["job", "tracker"],
             set_={"position": statement.excluded.position, "updated_at": now},

@@ -180,3 +180,23 @@ billed_lines = Table(
         sqlite_where=text("kind IN ('work', 'late')"),
     ),
 )
+
+# The development items each ticket was linked to, as the bridge linked them: when an item is
+# done, the tickets to move on are read from here rather than searched for in the tracker.
+# `state` is the item's state as last heard (None: never read), `done` whether the workflow
+# counted it as done then.
+dev_links = Table(
+    "dev_links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tracker", String(32), nullable=False),
+    Column("ticket", String(64), nullable=False),
+    Column("provider", String(32), nullable=False),  # azure-devops | jira
+    Column("item", String(64), nullable=False),  # normalised: "4711", "DEV-12"
+    Column("state", String(255)),
+    Column("done", Boolean, nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tracker", "ticket", "provider", "item", name="uq_dev_links_ticket_item"),
+    Index("ix_dev_links_provider_item", "provider", "item"),
+)

@@ -1,27 +1,36 @@
 """The webhook edge: `POST /webhooks/{tracker}` as a bare ASGI handler.
 
 This is the hot path, so it does only what must happen before the answer: bound the body,
-check the signature, check the body is a JSON object, store it durably (group commit) and
-answer 200. Everything else happens in the worker. A malformed body is kept in the inbox as
-`rejected`, with the reason, for inspection.
+authenticate it as its tracker's `Hook` says (a signature, a password), check the body is a
+JSON object, store it durably (group commit) and answer 200. Everything else happens in the
+worker. A malformed body is kept in the inbox as `rejected`, with the reason, for inspection.
 
 Nothing a request carries may fail the commit it shares with other requests: a delivery id
 that no key column could hold is replaced by its hash, and control characters (NUL above
-all, which PostgreSQL text cannot hold) are dropped from the headers kept.
+all, which PostgreSQL text cannot hold) are dropped from the headers kept. Credentials are
+never kept.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from bridge.store import REJECTED, InboxClosed, Incoming, InboxWriter
+from bridge.web.hooks import (
+    JIRA_SIGNATURE,
+    Hook,
+    SignatureError,
+    Unauthenticated,
+    jira_hook,
+    verify_signature,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +46,12 @@ KEPT_HEADERS = frozenset({
     b"x-atlassian-webhook-flow",
     b"x-hub-signature",
 })
-DELIVERY_ID_HEADER = "x-atlassian-webhook-identifier"
-SIGNATURE_HEADER = "x-hub-signature"
-JIRA_SIGNATURE = frozenset({"sha256"})
-# Far longer than the ids Jira sends. A longer one is hashed: the idempotency keys of the
+# Far longer than the ids trackers send. A longer one is hashed: the idempotency keys of the
 # delivery's actions are built from it and must fit their column as well.
 MAX_DELIVERY_ID = 128
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
-
-class SignatureError(Exception):
-    pass
+__all__ = ["SignatureError", "WebhookIntake", "delivery_key", "verify_signature"]
 
 
 def delivery_key(delivery_id: str | None, body: bytes) -> str:
@@ -57,38 +61,20 @@ def delivery_key(delivery_id: str | None, body: bytes) -> str:
     if not delivery_id:
         return "sha256:" + hashlib.sha256(body).hexdigest()
     if len(delivery_id) > MAX_DELIVERY_ID or CONTROL.search(delivery_id):
-        return "sha256:" + hashlib.sha256(delivery_id.encode("latin-1")).hexdigest()
+        return "sha256:" + hashlib.sha256(_id_bytes(delivery_id)).hexdigest()
     return delivery_id
+
+
+def _id_bytes(delivery_id: str) -> bytes:
+    """The id as it came: a header's bytes (read as latin-1), or a body's text as UTF-8."""
+    try:
+        return delivery_id.encode("latin-1")
+    except UnicodeEncodeError:
+        return delivery_id.encode("utf-8", "surrogatepass")
 
 
 class ClientGone(Exception):
     """The client disconnected before its body ended: nobody to answer, nothing to keep."""
-
-
-def verify_signature(
-    secret: bytes, body: bytes, header: str | None, accepted: frozenset[str] = JIRA_SIGNATURE
-) -> None:
-    """Check `X-Hub-Signature: <algorithm>=<hex>` over the raw body; raise SignatureError.
-
-    The header names the algorithm, so whoever sends it would choose how strong the check
-    is; only the `accepted` algorithms are tried."""
-    if not header:
-        raise SignatureError("missing X-Hub-Signature header")
-    algorithm, sep, digest = header.partition("=")
-    if not sep:
-        raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'")
-    algorithm = algorithm.strip().lower()
-    if algorithm not in accepted:
-        raise SignatureError(
-            "X-Hub-Signature uses an algorithm that is not accepted; "
-            f"accepted: {', '.join(sorted(accepted))}"
-        )
-    try:
-        given = bytes.fromhex(digest.strip())
-    except ValueError:
-        raise SignatureError("X-Hub-Signature must look like 'sha256=<hex digest>'") from None
-    if not hmac.compare_digest(hmac.digest(secret, body, algorithm), given):
-        raise SignatureError("signature does not match the body")
 
 
 class WebhookIntake:
@@ -99,20 +85,29 @@ class WebhookIntake:
         app: Callable[[Scope, Receive, Send], Awaitable[None]],
         inbox: InboxWriter,
         *,
-        secrets: dict[str, bytes | None],
         max_body_bytes: int,
-        envelope_checks: dict[str, Callable[[Any], str | None]] | None = None,
+        secrets: Mapping[str, bytes | None] | None = None,
+        envelope_checks: Mapping[str, Callable[[Any], str | None]] | None = None,
         signature_algorithms: frozenset[str] = JIRA_SIGNATURE,
+        hooks: Mapping[str, Hook] | None = None,
     ) -> None:
-        """`secrets`: per tracker, the webhook secret (None: unsigned deliveries accepted).
-        `envelope_checks`: per tracker, the adapter's cheap check of a parsed body.
-        `signature_algorithms`: those a signature may use."""
+        """`hooks`: per tracker, how its deliveries are authenticated, told apart and
+        checked. `secrets`: per tracker taking Jira's kind of deliveries, its webhook secret
+        (None: unsigned deliveries accepted), signed with one of `signature_algorithms`.
+        `envelope_checks`: per tracker, the adapter's cheap check of a parsed body, for a
+        hook that brings none of its own."""
+        checks = envelope_checks or {}
+        self.hooks: dict[str, Hook] = {
+            name: jira_hook(secret, None, signature_algorithms)
+            for name, secret in (secrets or {}).items()
+        }
+        self.hooks.update(hooks or {})
+        for name, hook in self.hooks.items():
+            if hook.envelope_check is None and name in checks:
+                self.hooks[name] = replace(hook, envelope_check=checks[name])
         self.app = app
         self.inbox = inbox
-        self.secrets = secrets
-        self.signature_algorithms = signature_algorithms
-        self.envelope_checks = envelope_checks or {}
-        self.paths = {f"/webhooks/{name}": name for name in secrets}
+        self.paths = {f"/webhooks/{name}": name for name in self.hooks}
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -127,37 +122,38 @@ class WebhookIntake:
             status, payload = await self._intake(tracker, scope, receive)
         except ClientGone:
             return
+        except Unauthenticated as exc:
+            challenge = [(b"www-authenticate", exc.challenge.encode())] if exc.challenge else []
+            await _answer(send, 401, {"error": str(exc)}, extra=challenge)
+            return
         await _answer(send, status, payload)
 
     async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
+        hook = self.hooks[tracker]
+        proof_header = hook.authentication.header if hook.authentication else None
         kept: dict[str, str] = {}
-        declared = None
+        declared = proof = None
         for name, value in scope["headers"]:
             if name in KEPT_HEADERS:
                 kept[name.decode()] = value.decode("latin-1")
             elif name == b"content-length":
                 declared = value
+            if name == proof_header:
+                proof = value.decode("latin-1")
         limit = self.max_body_bytes
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return 413, {"error": f"body larger than {limit} bytes"}
         body = await _read_body(receive, limit)
         if body is None:
             return 413, {"error": f"body larger than {limit} bytes"}
+        if hook.authentication is not None:
+            hook.authentication.verify(proof, body)
 
-        secret = self.secrets[tracker]
-        if secret is not None:
-            try:
-                verify_signature(
-                    secret, body, kept.get(SIGNATURE_HEADER), self.signature_algorithms
-                )
-            except SignatureError as exc:
-                return 401, {"error": str(exc)}
-
-        key = delivery_key(kept.get(DELIVERY_ID_HEADER), body)
+        payload, problem = _parsed(body, hook.envelope_check)
+        key = delivery_key(hook.delivery_id(kept, payload), body)
         for name, value in kept.items():
             if CONTROL.search(value):
                 kept[name] = CONTROL.sub("", value)
-        problem = _malformed(body, self.envelope_checks.get(tracker))
         if problem is None:
             item = Incoming(tracker, key, kept, body)
         else:
@@ -173,17 +169,18 @@ class WebhookIntake:
         return 200, {"status": "accepted", "delivery": key}
 
 
-def _malformed(
+def _parsed(
     body: bytes, envelope_check: Callable[[Any], str | None] | None
-) -> tuple[int, str] | None:
+) -> tuple[Any, tuple[int, str] | None]:
+    """The parsed body (None: not JSON), and what is wrong with it as a delivery, if anything."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return 400, f"body is not valid JSON: {exc}"
+        return None, (400, f"body is not valid JSON: {exc}")
     if not isinstance(payload, dict):
-        return 422, "body must be a JSON object"
+        return payload, (422, "body must be a JSON object")
     reason = envelope_check(payload) if envelope_check else None
-    return (422, reason) if reason else None
+    return payload, ((422, reason) if reason else None)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
