@@ -17,23 +17,32 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import Engine
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
 
 from bridge import __version__
 from bridge.billing.export import Billing
+from bridge.devlinks.azure_devops import AzureDevOps, devops_client, hook_problem, parse_hook
+from bridge.devlinks.base import DevProvider
+from bridge.devlinks.jira import jira_dev_provider
 from bridge.config import Settings
 from bridge.executor import Executor
+from bridge.handlers import Handler, Linking
+from bridge.jobs.devitems import DEVOPS, Development, hook_event
 from bridge.jobs.exports import scheduled_preview
 from bridge.jobs.rounds import Jobs
 from bridge.store import InboxWriter, Store, create_db_engine, is_sqlite, migrate
+from bridge.store import JobRecords
 from bridge.store.ledger import Ledger
+from bridge.store.links import Links
 from bridge.trackers.base import OfflineTracker, Tracker
 from bridge.trackers.health import NOT_CHECKED, TrackerHealth
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
 from bridge.web.api import include_routes
+from bridge.web.hooks import devops_hook, jira_hook
 from bridge.web.intake import WebhookIntake
 from bridge.worker import RetryLater, Worker
 from bridge.workflows.registry import WorkflowRegistry
@@ -73,6 +82,7 @@ class Services:
     health: TrackerHealth
     jobs: Jobs
     billing: Billing
+    dev_clients: list[RestClient]  # the development providers' own clients
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -103,6 +113,39 @@ def build_tracker(settings: Settings, client: RestClient | None) -> Tracker:
     )
 
 
+@dataclass
+class DevelopmentParts:
+    """The development providers built from the settings, with what uses them."""
+
+    development: Development
+    handlers: dict[str, Handler]
+    clients: list[RestClient]  # to close with the service
+
+
+def build_development(
+    settings: Settings, engine: Engine, tracker: Tracker, client: RestClient | None
+) -> DevelopmentParts:
+    """Azure DevOps where `BRIDGE_DEVOPS_URL` is set; the Jira development project on the
+    tracker's site (or `BRIDGE_DEV_JIRA_URL`'s). A workflow naming a provider that is not
+    configured has its numbers checked for presence and format only."""
+    retry = retry_policy(settings)
+    providers: dict[str, DevProvider] = {}
+    clients: list[RestClient] = []
+    if settings.devops_url is not None:
+        devops = devops_client(settings)
+        clients.append(devops)
+        providers["azure-devops"] = AzureDevOps(devops, retry=retry)
+    jira_dev = jira_dev_provider(settings, client, retry=retry)
+    if jira_dev is not None:
+        providers["jira"] = jira_dev
+        if not jira_dev.same_site:
+            clients.append(jira_dev.client)
+    links = Links(engine)
+    site = str(settings.jira_url or "").rstrip("/")
+    linking = Linking(links, providers, tracker, lambda key: f"{site}/browse/{key}")
+    return DevelopmentParts(Development(providers, links, JobRecords(engine)), {"link": linking}, clients)
+
+
 def create_app(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> WebhookIntake:
@@ -114,7 +157,10 @@ def create_app(
     registry = WorkflowRegistry(settings.workflows_dir)
     client = jira_client(settings, transport) if settings.tracker_configured else None
     tracker = build_tracker(settings, client)
-    executor = Executor(tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings))
+    dev = build_development(settings, engine, tracker, client)
+    executor = Executor(
+        tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings), handlers=dev.handlers
+    )
     health = TrackerHealth(
         tracker,
         every=settings.tracker_check_seconds,
@@ -133,6 +179,8 @@ def create_app(
         health=health,
         comment_window=timedelta(seconds=settings.comment_window_seconds),
         timezone=settings.timezone,
+        development=dev.development,
+        parsers={DEVOPS: lambda body: hook_event("azure-devops", parse_hook(body))},
     )
     inbox.on_commit = worker.wake
     jobs = Jobs(
@@ -142,9 +190,12 @@ def create_app(
         settings.timezone,
         timedelta(seconds=settings.reconcile_lookback),
         worker.wake,
+        dev.development,
     )
     billing = Billing(tracker, Ledger(engine), lambda: registry.current)
-    services = Services(settings, store, registry, inbox, worker, client, health, jobs, billing)
+    services = Services(
+        settings, store, registry, inbox, worker, client, health, jobs, billing, dev.clients
+    )
 
     api = FastAPI(title="ticket-bridge", version=__version__, lifespan=_lifespan(services))
     api.state.settings = settings
@@ -154,15 +205,33 @@ def create_app(
     api.state.health = health
     api.state.services = services
     include_routes(api)
-    secret = settings.jira_webhook_secret
-    return WebhookIntake(
-        api,
-        inbox,
-        secrets={"jira": secret.get_secret_value().encode() if secret else None},
-        max_body_bytes=settings.max_body_bytes,
-        envelope_checks={"jira": envelope_problem},
-        signature_algorithms=settings.signature_algorithms,
-    )
+    secret, password = settings.jira_webhook_secret, settings.devops_webhook_secret
+    hooks = {
+        "jira": jira_hook(
+            secret.get_secret_value().encode() if secret else None, envelope_problem,
+            settings.signature_algorithms,
+        ),
+        DEVOPS: devops_hook(password.get_secret_value().encode() if password else None, hook_problem),
+    }
+    return WebhookIntake(api, inbox, max_body_bytes=settings.max_body_bytes, hooks=hooks)
+
+
+def _development_warnings(services: Services) -> None:
+    """Say once, at start, what development items cannot be checked or cannot come back."""
+    providers = services.jobs.development.providers if services.jobs.development else {}
+    for workflow in services.registry.current:
+        dev = workflow.development
+        if dev is not None and dev.provider not in providers:
+            log.warning(
+                "workflow %s: no connection to %s is configured; entering %s checks only that "
+                "the number is there and well-formed, and links nothing",
+                workflow.name, dev.provider, workflow.statuses[dev.status],
+            )
+    if "azure-devops" in providers and services.settings.devops_webhook_secret is None:
+        log.warning(
+            "BRIDGE_DEVOPS_WEBHOOK_SECRET is not set: Azure DevOps hooks are not authenticated; "
+            "anyone who can reach /webhooks/devops can submit one"
+        )
 
 
 async def _first_check(health: TrackerHealth) -> None:
@@ -193,6 +262,7 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
             )
         if settings.jira_deployment == "datacenter" and not settings.customer_groups:
             log.warning("BRIDGE_JIRA_CUSTOMER_GROUPS is empty: nobody counts as a customer")
+        _development_warnings(services)
         services.inbox.start()
         identity_task = asyncio.create_task(_first_check(services.health))
         worker_task = asyncio.create_task(services.worker.run(), name="worker")
@@ -253,8 +323,9 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
             services.worker.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(worker_task, timeout=10)
-            if services.client is not None:
-                await services.client.aclose()
+            for open_client in [services.client, *services.dev_clients]:
+                if open_client is not None:
+                    await open_client.aclose()
             services.store.engine.dispose()
 
     return lifespan

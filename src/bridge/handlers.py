@@ -7,12 +7,17 @@ link, say) comes with its own handler rather than another branch here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from bridge.devlinks.base import DevProvider
 from bridge.engine import CommentAction, TransitionAction
 from bridge.store import ActionOutcome, PendingAction
+from bridge.store.links import Links
 from bridge.trackers.base import Tracker, TrackerRejected
+from bridge.trackers.jira_links import global_id
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,43 @@ class Comments:
     async def send(self, action: PendingAction) -> None:
         payload = action.payload
         await self.tracker.comment(action.ticket, payload["body"], public=payload["public"], marker=action.key)
+
+
+class Linking:
+    """Links a ticket and a development item both ways. Each step may be repeated without
+    harm — the record is keyed by ticket and item, the provider adds its link back once,
+    and Jira updates the ticket's remote link by its global id — so a retry simply sends
+    again."""
+
+    def __init__(
+        self,
+        links: Links,
+        providers: Mapping[str, DevProvider],
+        tracker: Tracker,
+        ticket_url: Callable[[str], str],
+    ) -> None:
+        self.links = links
+        self.providers = providers
+        self.tracker = tracker
+        self.ticket_url = ticket_url
+
+    async def look_up(self, action: PendingAction) -> Found | None:
+        return None
+
+    async def send(self, action: PendingAction) -> None:
+        link = action.payload
+        provider, item = link["provider"], link["item"]
+        await asyncio.to_thread(
+            self.links.add, self.tracker.name, action.ticket, provider, item,
+            link.get("state") or None, bool(link["resolved"]), link.get("workflow") or None,
+        )
+        found = self.providers.get(provider)
+        if found is not None:
+            await found.link_back(item, action.ticket, self.ticket_url(action.ticket))
+            if getattr(found, "same_site", False):
+                return  # an issue link between the two shows on both already
+        title = f"{item}: {link['title']}" if link.get("title") else item
+        await self.tracker.remote_link(action.ticket, global_id(provider, item), link["url"], title, bool(link["resolved"]))
 
 
 def tracker_handlers(tracker: Tracker) -> dict[str, Handler]:

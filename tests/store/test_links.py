@@ -106,3 +106,10 @@ def test_two_workers_linking_the_same_pair_at_once_make_one_link(links):
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
     assert len(links.of_ticket("jira", "SRV-7")) == 1
+
+
+def test_a_link_remembers_the_workflow_that_judges_its_ticket_again(links):
+    links.add("jira", "SRV-1", "azure-devops", "4711", "Committed", False, "service-sheet")
+    links.add("jira", "SRV-1", "azure-devops", "4711", "Done", True)  # an update keeps it
+    (link,) = links.tickets_of("azure-devops", "4711")
+    assert (link.workflow, link.state, link.done) == ("service-sheet", "Done", True)

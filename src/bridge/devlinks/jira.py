@@ -61,7 +61,7 @@ class JiraDevProvider:
         same_site: bool = True,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._client = client
+        self.client = client
         self._api = APIS[deployment]
         self.same_site = same_site
         self._retry = retry or RetryPolicy()
@@ -86,7 +86,7 @@ class JiraDevProvider:
         path = f"{self._api}/issue/{segment(key)}"
         try:
             params = {"fields": "status,summary"}
-            response = await send(self._client, "GET", path, self._retry, params=params)
+            response = await send(self.client, "GET", path, self._retry, params=params)
         except TrackerRejected as exc:
             if exc.status == 404:  # no such issue, or one the account may not see: none to link
                 return None
@@ -104,7 +104,7 @@ class JiraDevProvider:
             id=key,
             state=state,
             title=summary if isinstance(summary, str) else "",
-            url=f"{self._client.base_url}/browse/{shown}",
+            url=f"{self.client.base_url}/browse/{shown}",
         )
 
     async def link_back(self, item: str, ticket: str, ticket_url: str) -> None:
@@ -113,10 +113,10 @@ class JiraDevProvider:
         if not ISSUE_KEY.fullmatch(item) or len(item) > KEY_LENGTH:
             raise TrackerRejected(f"{item[:40]!r} is not a Jira issue key")
         if self.same_site:
-            await link_issues(self._client, self._api, self._retry, item, ticket)
+            await link_issues(self.client, self._api, self._retry, item, ticket)
             return
         body = remote_link_body(global_id("ticket", ticket_url), ticket_url, ticket)
-        await put_remote_link(self._client, self._api, item, body)
+        await put_remote_link(self.client, self._api, item, body)
 
 
 def jira_dev_provider(

@@ -88,6 +88,9 @@ async def _sweep_reconcile(services: Any, zone: ZoneInfo, dry_run: bool) -> None
         )
     since = f"{found.since.astimezone(zone):%d.%m.%Y %H:%M}"
     summary = f"{len(found.missed)} changes no delivery brought, in {found.seen} tickets updated since {since}"
+    if found.polled is not None and found.polled.items:
+        summary += (f"; {found.polled.items} development items read, "
+                    f"{len(found.polled.queued)} tickets queued: {', '.join(found.polled.queued) or 'none'}")
     await _finish(services, summary, found.refused, dry_run)
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from bridge.engine import Found, StatusChange
 from bridge.jobs.deliveries import change_key
+from bridge.jobs.devitems import Polled
 from bridge.store import JobRecords
 from bridge.trackers.base import Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
@@ -36,6 +37,7 @@ class Reconciled:
     missed: list[tuple[Found, StatusChange]] = field(default_factory=list)  # queued now
     queued: int = 0
     refused: list[str] = field(default_factory=list)  # workflows whose search was refused
+    polled: Polled | None = None  # development items read, and their tickets queued
 
 
 async def sweep_reconcile(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from bridge.jobs.devitems import Development
 from bridge.jobs.reconcile import Reconciled, sweep_reconcile
 from bridge.jobs.runner import run_exclusive
 from bridge.jobs.timers import Sweep, sweep_timers
@@ -31,6 +32,7 @@ class Jobs:
     zone: str
     lookback: timedelta
     wake: Callable[[], None] = lambda: None
+    development: Development | None = None  # linked items are polled with each reconcile
 
     @property
     def records(self) -> JobRecords:
@@ -51,14 +53,18 @@ class Jobs:
 
     async def reconcile(self, *, dry_run: bool = False, progress: Callable[[int], None] = lambda n: None) -> Reconciled | None:
         async def work() -> Reconciled:
-            return await sweep_reconcile(
+            found = await sweep_reconcile(
                 self.tracker, self.records, self.workflows(), datetime.now(UTC), self.lookback,
                 dry_run=dry_run, progress=progress,
             )
+            if self.development is not None and not dry_run:
+                found.polled = await self.development.poll()
+            return found
 
         found = await run_exclusive(self.engine, "reconcile", work)
         if found is not None and found.queued:
             log.warning("reconcile: %d status changes no delivery brought, queued", found.queued)
+        if found is not None and (found.queued or (found.polled and found.polled.queued)):
             self.wake()
         return found
 

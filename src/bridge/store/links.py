@@ -24,7 +24,7 @@ from bridge.store.values import aware, clean_text, now, text_lengths
 _LENGTHS = text_lengths(dev_links)
 _COLUMNS = (
     dev_links.c.tracker, dev_links.c.ticket, dev_links.c.provider, dev_links.c.item,
-    dev_links.c.state, dev_links.c.done, dev_links.c.linked_at,
+    dev_links.c.state, dev_links.c.done, dev_links.c.linked_at, dev_links.c.workflow,
 )
 
 
@@ -39,6 +39,7 @@ class Link:
     state: str | None
     done: bool
     linked_at: datetime
+    workflow: str | None = None  # the ticket's workflow when it was linked
 
 
 class Links:
@@ -48,13 +49,14 @@ class Links:
         self.engine = engine
 
     def add(
-        self, tracker: str, ticket: str, provider: str, item: str, state: str | None, done: bool
+        self, tracker: str, ticket: str, provider: str, item: str, state: str | None, done: bool,
+        workflow: str | None = None,
     ) -> bool:
         """Record that `ticket` hangs on `item`; False when it did already (its state and
         done are then updated). Safe when two workers link the same pair at once."""
         moment = now()
         key = _fit(tracker=tracker, ticket=ticket, provider=provider, item=item)
-        known = _fit(state=state)
+        known = _fit(state=state, **({"workflow": workflow} if workflow else {}))
         inserted = dialect_insert(self.engine, dev_links).on_conflict_do_nothing(
             index_elements=["tracker", "ticket", "provider", "item"]
         ).returning(dev_links.c.id)
@@ -123,5 +125,5 @@ def _fit(**values: str | None) -> dict[str, Any]:
 def _link(row: Row[Any]) -> Link:
     return Link(
         row.tracker, row.ticket, row.provider, row.item, row.state, bool(row.done),
-        aware(row.linked_at) or row.linked_at,
+        aware(row.linked_at) or row.linked_at, row.workflow,
     )

@@ -193,6 +193,7 @@ dev_links = Table(
     Column("ticket", String(64), nullable=False),
     Column("provider", String(32), nullable=False),  # azure-devops | jira
     Column("item", String(64), nullable=False),  # normalised: "4711", "DEV-12"
+    Column("workflow", String(128)),  # the ticket's, when linked: it judges the ticket again
     Column("state", String(255)),
     Column("done", Boolean, nullable=False),
     Column("linked_at", DateTime(timezone=True), nullable=False),

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("ticket", sa.String(64), nullable=False),
         sa.Column("provider", sa.String(32), nullable=False),
         sa.Column("item", sa.String(64), nullable=False),
+        sa.Column("workflow", sa.String(128)),
         sa.Column("state", sa.String(255)),
         sa.Column("done", sa.Boolean, nullable=False),
         sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
