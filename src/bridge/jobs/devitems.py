@@ -84,6 +84,8 @@ class Development:
         linked = self.links.tickets_of(provider, change.item)
         if not linked:
             return None
+        if change.state is not None and all(link.state == change.state for link in linked):
+            return []  # not its state: a field, a comment, the link the bridge added
         state = change.state or ""
         self.links.set_state(provider, change.item, change.state, done=linked[0].done)
         queued: list[str] = []
