@@ -47,3 +47,46 @@ def test_readme_walkthrough_ends_with_a_reverted_ticket(tmp_path: Path):
     finally:
         standin.terminate()
         standin.wait(10)
+
+
+def _started(module: str, state: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", module, "--port", "0", "--state-file", str(state)],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().split()[-1]
+
+
+def test_readme_development_walkthrough_brings_the_ticket_back_to_testing(tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    for name in ("development-jira.json", "development-devops.json", "agent-to-development.json"):
+        assert f"tests/fixtures/demo/{name}" in readme
+    standin, jira = _started("tests.standin", DEMO / "development-jira.json")
+    devops_standin, devops = _started("tests.devops_standin", DEMO / "development-devops.json")
+    try:
+        bridge = Bridge(
+            tmp_path, None,
+            BRIDGE_JIRA_URL=jira, BRIDGE_JIRA_USER="bridge@example.com", BRIDGE_JIRA_TOKEN="demo-token",
+            BRIDGE_JIRA_WEBHOOK_SECRET="demo-secret", BRIDGE_DEVOPS_URL=f"{devops}/example-org/ERP",
+            BRIDGE_DEVOPS_TOKEN="demo-pat", BRIDGE_DEVOPS_WEBHOOK_SECRET="demo-hook",
+        ).start()
+        try:
+            # the seeds point the hooks at :8080; the test's bridge listens elsewhere
+            httpx.post(f"{jira}/_standin/webhook", json={"url": f"{bridge.url}/webhooks/jira", "secret": "demo-secret"})
+            httpx.post(f"{devops}/_standin/hook", json={"url": f"{bridge.url}/webhooks/devops", "user": "",
+                                                        "password": "demo-hook", "field": "System.State"})
+            moved = httpx.post(f"{jira}/_standin/issues/SRV-2/transition",
+                               content=(DEMO / "agent-to-development.json").read_bytes(),
+                               headers={"Content-Type": "application/json"})
+            assert moved.status_code == 201, moved.text
+            item = wait_until(lambda: (i := httpx.get(f"{devops}/_standin/workitems/4711").json()).get("relations") and i)
+            assert [r["url"] for r in item["relations"]] == [f"{jira}/browse/SRV-2"]
+            httpx.post(f"{devops}/_standin/workitems/4711/state", json={"state": "Done"}).raise_for_status()
+            issue = wait_until(lambda: (i := httpx.get(f"{jira}/_standin/issues/SRV-2").json())["status"] == "Testování" and i)
+            (comment,) = issue["comments"]
+            assert "4711" in json.dumps(comment["body"], ensure_ascii=False)
+            assert issue["remote_links"][0]["object"]["status"]["resolved"] is True
+        finally:
+            bridge.stop()
+    finally:
+        for proc in (standin, devops_standin):
+            proc.terminate()
+            proc.wait(10)
