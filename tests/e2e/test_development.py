@@ -174,3 +174,14 @@ def test_a_missed_hook_is_caught_by_reconcile(jira, devops, service):
     assert swept.returncode == 0, swept.stderr
     assert "1 tickets queued: SRV-8" in swept.stdout
     wait_until(lambda: jira("GET", "/issues/SRV-8")["status"] == "Testování", timeout=10)
+
+
+def test_azure_devops_down_never_holds_the_ticket_and_the_agents_are_told(jira, devops, service):
+    devops("POST", "/faults", {"path_regex": "_apis/wit/workitems", "status": 503, "times": 50})
+    in_progress(jira, "SRV-9", "4711")
+    to_development(jira, "SRV-9")
+    decision = decided(service, "SRV-9", "dev-unreachable")
+    assert decision["verdict"] == "needs_attention"
+    assert jira("GET", "/issues/SRV-9")["status"] == "Na vývoji"  # the move stands
+    (note,) = jira("GET", "/issues/SRV-9")["comments"]
+    assert note["jsdPublic"] is False and "4711" in json.dumps(note["body"], ensure_ascii=False)
