@@ -136,7 +136,8 @@ def test_two_tickets_on_one_pbi_both_come_back_when_it_is_done(jira, devops, ser
     for key in ("SRV-5", "SRV-6"):
         wait_until(lambda key=key: jira("GET", f"/issues/{key}")["status"] == "Testování", timeout=10)
         assert any("4712" in text for text in comments(jira, key))
-        assert jira("GET", f"/issues/{key}")["remote_links"][0]["object"]["status"]["resolved"] is True
+        wait_until(lambda key=key: jira("GET", f"/issues/{key}")["remote_links"][0]["object"]["status"]["resolved"],
+                   timeout=10)
     # the bridge's own moves came back as webhooks: recorded, not judged
     own = decided(service, "SRV-5", "own-change")
     assert own["to_status"] == "Testování"
