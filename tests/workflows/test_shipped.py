@@ -120,7 +120,10 @@ def test_deso_crm(shipped: WorkflowSet) -> None:
         ("Answered", "In Progress", "answer"),
         ("Waiting for approval", "In Progress", "accept quote"),
     }
-    assert not wf.on_enter and not wf.required_fields()
+    assert not wf.on_enter and wf.required_fields() == {"attachment"}
+    policy = wf.attachments  # the CRM's rules for attachments, as its customer guide states them
+    assert policy is not None and policy.action == "comment" and policy.max_bytes == 2 * 1024 * 1024
+    assert policy.extensions == ["jpg", "png", "doc", "docx", "xls", "xlsx", "pdf", "zip", "rar"]
 
 
 def billing_names(wf: Workflow) -> tuple[list[str], list[str], str | None]:
