@@ -14,7 +14,8 @@ again then, so a reason typed a moment after the click is never reverted as miss
 
 A move into a workflow's development status that the rules above let stand must also name
 development items that exist (`bridge.engine.development`); `items` is what the provider
-said of them (None: not yet asked, answered with `Need.ITEMS`).
+said of them (None: not yet asked, answered with `Need.ITEMS`). Attachments a customer adds
+are judged on top of every decision (`bridge.engine.attachments`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bridge.engine.attachments import judge_attachments
 from bridge.engine.development import Refusal, check_entry, entering
 from bridge.engine.model import (
     COMMENT_WINDOW,
@@ -72,6 +74,7 @@ def decide(
     were read at (None: the window is taken as closed). `items`: the development items the
     ticket names, as their provider has them (None when not yet asked)."""
     decision = _decide(event, workflow, ticket, chain, _Comments(comments, now, window))
+    decision = judge_attachments(event, workflow, ticket, decision)
     if workflow is None or not entering(event, workflow, decision):
         return decision
     checked = check_entry(event, workflow, ticket, items)

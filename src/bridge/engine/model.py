@@ -153,6 +153,9 @@ class Event:
     change_id: str | None = None
     workflow: str | None = None
     step: str | None = None
+    # attachments the change added (Jira: the changelog's `Attachment` items), by id, or by
+    # name where the tracker gives none
+    attached: tuple[str, ...] = ()
 
 
 class Verdict(str, enum.Enum):
@@ -166,6 +169,7 @@ class Verdict(str, enum.Enum):
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
     RETURNED = "returned"  # development is done: the bridge moves the ticket on
+    REJECTED = "rejected"  # a customer's attachment breaks the policy: they are told (and it goes)
 
 
 class Rule(str, enum.Enum):
@@ -198,6 +202,9 @@ class Rule(str, enum.Enum):
     DEV_WAITING = "dev-waiting"  # some of the ticket's items are not done yet
     DEV_LEFT = "dev-left"  # the ticket left development meanwhile: left alone
     DEV_CHANGED = "dev-changed"  # a development item changed: its tickets queued to be judged
+    ATTACHMENT_REJECTED = "attachment-rejected"  # a customer's attachment breaks the policy
+    ATTACHMENT_UNREADABLE = "attachment-unreadable"  # its name or size cannot be read; agents alerted
+    ATTACHMENTS_ACCEPTED = "attachments-accepted"  # a customer's attachments meet the policy
 
 
 class Need(str, enum.Enum):
@@ -260,7 +267,17 @@ class LinkAction:
     kind: str = "link"
 
 
-Action = TransitionAction | CommentAction | LinkAction
+@dataclass(frozen=True)
+class RemoveAttachmentAction:
+    """Delete an attachment from the ticket (one that breaks the workflow's policy)."""
+
+    ticket: str
+    attachment: str  # the tracker's id of the attachment
+    filename: str = ""
+    kind: str = "remove_attachment"
+
+
+Action = TransitionAction | CommentAction | LinkAction | RemoveAttachmentAction
 
 
 @dataclass(frozen=True)
