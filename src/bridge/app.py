@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
 
 from bridge import __version__
+from bridge.attachments import attachment_handlers
 from bridge.billing.export import Billing
 from bridge.devlinks.azure_devops import AzureDevOps, devops_client, hook_problem, parse_hook
 from bridge.devlinks.base import DevProvider
@@ -158,6 +159,7 @@ def create_app(
     client = jira_client(settings, transport) if settings.tracker_configured else None
     tracker = build_tracker(settings, client)
     dev = build_development(settings, engine, tracker, client)
+    dev.handlers.update(attachment_handlers(tracker))
     executor = Executor(
         tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings), handlers=dev.handlers
     )

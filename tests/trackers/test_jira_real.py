@@ -25,6 +25,7 @@ NONE = (NO_TICKET, None, None)
 
 # file → (kind of event, ticket key, actor id)
 EXPECTED = {
+    "cloud_attachment_created.json": (OTHER, "BUG-15", None),  # not judged: the update says it too
     "cloud_board_configuration_changed.json": NONE,
     "cloud_board_created.json": NONE,
     "cloud_board_deleted.json": NONE,
@@ -43,6 +44,7 @@ EXPECTED = {
     "cloud_issue_moved_to_another_project.json": (S, "GOLD-208", ROBIN),
     "cloud_issue_updated_assigned.json": (U, "TES-41", ALICE),
     "cloud_issue_updated_assigned_empty_changelog.json": (U, "TEST-123", "123456"),
+    "cloud_issue_updated_attachments.json": (U, "TES-41", ALICE),
     "cloud_issue_updated_custom_field.json": (U, "TES-14", KIM),
     "cloud_issue_updated_sprint.json": (U, "TES-41", ALICE),
     "cloud_issue_updated_without_event_type.json": (U, "TES-41", ALICE),
@@ -95,6 +97,8 @@ MOVES = {
     "server_status_resolved_to_closed.json": ("Resolved", "Closed"),
     "server_status_resolved_to_reopened.json": ("Resolved", "Reopened"),
 }
+# attachments a change added: by name, where the changelog gives no ids
+ATTACHED = {"cloud_issue_updated_attachments.json": ("test.gif",)}
 # the ticket by id, where the delivery names it so: Data Center comments, worklogs
 BY_ID = {
     "server_comment_created_without_issue.json": "10013",
@@ -123,6 +127,7 @@ def test_a_real_body_is_taken_and_parses_into_what_it_describes(name):
     assert (event.from_status, event.to_status) == MOVES.get(name, (None, event.to_status))
     if event.ticket is None:
         assert event.ticket_id == BY_ID.get(name)
+    assert event.attached == ATTACHED.get(name, ())
     assert event.at is not None and event.raw_event == payload["webhookEvent"]
 
 

@@ -131,6 +131,9 @@ class Tracker(Protocol):
     async def status_of(self, ticket: str) -> str:
         """The ticket's status now (one attempt)."""
 
+    async def remove_attachment(self, attachment: str) -> bool:
+        """Delete an attachment (one attempt); False when it is gone already."""
+
     async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
         """Whether the bridge already made the comment marked `marker` (one attempt each)."""
 
@@ -199,6 +202,9 @@ class OfflineTracker:
         raise TrackerUnavailable("no tracker configured")
 
     async def status_of(self, ticket: str) -> str:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def remove_attachment(self, attachment: str) -> bool:
         raise TrackerUnavailable("no tracker configured")
 
     async def has_comment(self, ticket: str, marker: str, body: str) -> bool:

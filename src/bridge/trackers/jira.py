@@ -29,6 +29,7 @@ from bridge.trackers.base import (
     TrackerUnavailable,
 )
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
+from bridge.trackers.jira_attachments import delete_attachment
 from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
 from bridge.trackers.jira_links import put_remote_link, remote_link_body
 from bridge.trackers.jira_parsing import (
@@ -402,6 +403,9 @@ class JiraTracker:
         """A link on the ticket to `url`, kept as one by its `global_id` (see `jira_links`)."""
         body = remote_link_body(global_id, url, title, resolved)
         await put_remote_link(self._client, self._api, ticket, body)
+
+    async def remove_attachment(self, attachment: str) -> bool:
+        return await delete_attachment(self._client, self._api, attachment)
 
     async def status_of(self, ticket: str) -> str:
         issue = (await self._once("GET", f"/issue/{segment(ticket)}", params={"fields": "status"})).json()
