@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import worklogs
+from .attachments import attach_control
 from .controls import control
 from .rest import NOT_JSON, answer
 from .state import JiraStandin
@@ -113,6 +114,7 @@ def create_app(standin: JiraStandin | None = None) -> Starlette:
         Route("/_standin/issues/{key}/transition", control(_person_moves), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs", control(_log_work), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs/{id}", control(_log_work), methods=["PUT", "DELETE"]),
+        Route("/_standin/issues/{key}/attachments", control(attach_control), methods=["POST"]),
         Route("/_standin/workflow", control(_set_workflow), methods=["POST"]),
         Route("/_standin/users", control(_seed_users), methods=["POST"]),
         Route("/_standin/faults", control(_faults), methods=["GET", "POST", "DELETE"]),

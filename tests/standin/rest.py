@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import history, links, search, worklogs
+from . import attachments, history, links, search, worklogs
 from .adf import comment_problem
 from .openapi import methods_of, resolve
 from .state import Issue, JiraStandin
@@ -298,6 +298,7 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/issueLink/{linkId}"): _get_issue_link,
     ("GET", "/rest/api/3/issueLinkType"): _link_types,
     ("POST", "/rest/api/3/search"): _search_by_offset,
+    ("DELETE", "/rest/api/3/attachment/{id}"): attachments.delete,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from . import links, worklogs
+from . import attachments, links, worklogs
 from .faults import Fault, new_fault, take_fault
 from .history import Change, seeded, state_json
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
@@ -53,6 +53,7 @@ class Issue:
     worklogs: list[worklogs.Worklog] = field(default_factory=list)  # by when logged
     organizations: list[str] = field(default_factory=list)  # names, in the organisations field
     reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
+    attachments: list[attachments.Attachment] = field(default_factory=list)
 
 
 class JiraStandin:
@@ -168,6 +169,7 @@ class JiraStandin:
                       None if table is None else self._transition_table(table), [], history,
                       logged, list(data.get("organizations", [])), data.get("reporter"))
         self.status(issue.status)
+        issue.attachments = attachments.seeded(self, data.get("attachments", []))
         self.issues[key] = issue
         self.changed()
         return issue
@@ -257,6 +259,7 @@ class JiraStandin:
             every["worklog"] = worklogs.field_json(self, issue, base, version)
         if issue.reporter:
             every["reporter"] = self.user_json(issue.reporter, base)
+        every["attachment"] = attachments.field_json(self, issue, base, version)
         if self.organizations_field:
             every[self.organizations_field] = worklogs.organizations_json(self, issue.organizations, base)
         chosen = {k: v for k, v in every.items()
@@ -283,7 +286,8 @@ class JiraStandin:
     def issue_state(self, issue: Issue) -> dict[str, Any]:
         return {"key": issue.key, "id": issue.id, "status": issue.status, "fields": issue.fields,
                 "comments": issue.comments, "history": state_json(self, issue),
-                "worklogs": worklogs.state_json(self, issue), **links.state_json(self, issue)}
+                "worklogs": worklogs.state_json(self, issue), **links.state_json(self, issue),
+                **attachments.state_json(self, issue)}
 
     # --- changes -----------------------------------------------------------------------------
     def add_comment(self, issue: Issue, payload: dict[str, Any], base: str, version: str,
