@@ -27,7 +27,7 @@ class AttachmentRemoval:
     async def send(self, action: PendingAction) -> None:
         payload = action.payload
         if not await self.tracker.remove_attachment(payload["attachment"]):
-            log.info("%s: attachment %s (%s) was gone already", action.ticket, payload["attachment"], payload["filename"])
+            log.info("%s: attachment %s was gone already", action.ticket, payload["attachment"])
 
 
 def attachment_handlers(tracker: Tracker) -> dict[str, Handler]:

@@ -160,7 +160,8 @@ def _problems(policy: Attachments, found: Listed, ticket: str) -> list[str]:
     if policy.extension_of(found.name) is None:
         stem, dot, extension = found.name.rpartition(".")
         if dot and stem.strip() and extension.strip():
-            problems.append(policy.messages.extension.format_map({**values, "extension": extension.casefold()}))
+            values["extension"] = extension.casefold()
+            problems.append(policy.messages.extension.format_map(values))
         else:
             problems.append(policy.messages.no_extension.format_map(values))
     if found.size > policy.max_bytes:
@@ -237,14 +238,12 @@ def _one(item: Any) -> Listed:
         ident = str(ident)
     name = item.get("filename")
     size = item.get("size")
-    author = item.get("author")
+    author = item.get("author") if isinstance(item.get("author"), Mapping) else {}
     return Listed(
         ident if isinstance(ident, str) and ident.strip() else None,
         name if isinstance(name, str) and name.strip() else None,
         size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
-        frozenset(
-            str(author[k]) for k in ("accountId", "name", "key") if isinstance(author, Mapping) and author.get(k)
-        ),
+        frozenset(str(author[k]) for k in ("accountId", "name", "key") if author.get(k)),
     )
 
 
