@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from pydantic_core import PydanticCustomError
 
 from bridge.workflows.billing import Billing
+from bridge.workflows.creation import OnCreate
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
@@ -157,6 +158,9 @@ class Workflow(_Strict):
         description="Tickets handed to development: the item they wait for, and where they go "
         "when it is done; none: the workflow hands nothing to development.",
     )
+    on_create: OnCreate | None = Field(
+        None, description="What a new ticket is brought in line with; none: nothing."
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     @cached_property
@@ -189,6 +193,7 @@ class Workflow(_Strict):
         """Every tracker field some requirement reads, so one fetch brings them all."""
         found = {f for rules in self.on_enter.values() for f in rules.requires.fields}
         found |= {self.development.field} if self.development else set()
+        found |= self.on_create.fields() if self.on_create else set()
         return found | {f for move in self.customer_transitions for f in move.requires.fields}
 
     def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
@@ -257,6 +262,8 @@ class Workflow(_Strict):
             yield from self.billing.problems(self.statuses)
         if self.development is not None:
             yield from self.development.problems(self.statuses, self.flow)
+        if self.on_create is not None:
+            yield from self.on_create.problems(self.applies_to.request_types, self.applies_to.issue_types)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
