@@ -62,6 +62,7 @@ class Ticket:
     status: str
     fields: dict[str, Any] = field(default_factory=dict)
     transitions: tuple[Transition, ...] | None = ()  # None: not known (no tracker to ask)
+    channel: str | None = None  # where the request came in (JSM: email, portal…); "" none; None: not read
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class Verdict(str, enum.Enum):
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
     RETURNED = "returned"  # development is done: the bridge moves the ticket on
+    CORRECTED = "corrected"  # a new ticket brought in line with the rules on creation
 
 
 class Rule(str, enum.Enum):
@@ -198,6 +200,10 @@ class Rule(str, enum.Enum):
     DEV_WAITING = "dev-waiting"  # some of the ticket's items are not done yet
     DEV_LEFT = "dev-left"  # the ticket left development meanwhile: left alone
     DEV_CHANGED = "dev-changed"  # a development item changed: its tickets queued to be judged
+    CREATION_MET = "creation-met"  # a new ticket as the rules on creation want it
+    CHANNEL_FIELD = "channel-field"  # a field set on a request that came by a channel (e-mail)
+    CUSTOMER_FIELD = "customer-field"  # a field customers may not set on this type, put back
+    REQUIRED_FIELDS = "required-fields"  # fields a new ticket of its type lacks, asked for
 
 
 class Need(str, enum.Enum):
@@ -206,6 +212,7 @@ class Need(str, enum.Enum):
     CHAIN = "chain"
     COMMENTS = "comments"  # the ticket's recent comments
     ITEMS = "items"  # the development items the ticket names, as their provider has them
+    CHANNEL = "channel"  # where the request came in (Ticket.channel)
 
 
 @dataclass(frozen=True)
@@ -260,7 +267,20 @@ class LinkAction:
     kind: str = "link"
 
 
-Action = TransitionAction | CommentAction | LinkAction
+@dataclass(frozen=True)
+class FieldsAction:
+    """Set fields of the ticket, each to a value as the tracker's REST API takes it
+    (Jira: `{"priority": {"name": "Medium"}}`). `rule` made the change and `was` shows what
+    the fields held, so that the audit log says why each field changed and from what."""
+
+    ticket: str
+    fields: dict[str, Any]
+    rule: str = ""
+    was: dict[str, str] = field(default_factory=dict)
+    kind: str = "fields"
+
+
+Action = TransitionAction | CommentAction | LinkAction | FieldsAction
 
 
 @dataclass(frozen=True)
