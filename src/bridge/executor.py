@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bridge.engine import Action, CommentAction, Decision, Event, TransitionAction
+from bridge.engine import Action, CommentAction, Decision, Event, FieldsAction, TransitionAction
 from bridge.handlers import Handler, tracker_handlers
 from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
 from bridge.trackers.base import (
@@ -64,6 +64,8 @@ def describe(action: Action) -> str:
     if isinstance(action, CommentAction):
         visibility = "public" if action.public else "internal"
         return f"{action.ticket}: {visibility} comment {action.body[:80]!r}"
+    if isinstance(action, FieldsAction):
+        return f"{action.ticket}: set {', '.join(action.fields)} ({action.rule})"
     return f"{action.ticket}: {action.kind} {action.item} ({action.provider})"
 
 

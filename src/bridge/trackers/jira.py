@@ -30,6 +30,7 @@ from bridge.trackers.base import (
 )
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
+from bridge.trackers.jira_fields import request_channel, update_fields
 from bridge.trackers.jira_links import put_remote_link, remote_link_body
 from bridge.trackers.jira_parsing import (
     comment_text,
@@ -402,6 +403,14 @@ class JiraTracker:
         """A link on the ticket to `url`, kept as one by its `global_id` (see `jira_links`)."""
         body = remote_link_body(global_id, url, title, resolved)
         await put_remote_link(self._client, self._api, ticket, body)
+
+    async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
+        await update_fields(self._client, self._api, ticket, fields)
+
+    async def channel(self, ticket: str) -> str | None:
+        """Where the request came in (see `jira_fields`): asked only of new tickets whose
+        workflow has a rule about it."""
+        return await request_channel(self._client, self._api, self._retry, ticket)
 
     async def status_of(self, ticket: str) -> str:
         issue = (await self._once("GET", f"/issue/{segment(ticket)}", params={"fields": "status"})).json()
