@@ -53,6 +53,7 @@ class Issue:
     worklogs: list[worklogs.Worklog] = field(default_factory=list)  # by when logged
     organizations: list[str] = field(default_factory=list)  # names, in the organisations field
     reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
+    properties: dict[str, Any] = field(default_factory=dict)  # entity properties, by key
 
 
 class JiraStandin:
