@@ -58,7 +58,8 @@ SEARCH_PAGE = 100
 CHANGELOG_PAGE = 100
 WORKLOG_PAGE = 1000  # worklogs per page of an issue's worklogs, read where a search cut them
 # What the bridge does on a ticket, as Jira's permission keys.
-NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment"}
+NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment",
+          "EDIT_ISSUES": "edit"}  # edit: the fields rules on creation set
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
 RECENT_COMMENTS = 50  # how far back a retry, or a search for a reason, looks among comments
 
