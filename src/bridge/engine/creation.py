@@ -81,7 +81,10 @@ def _resets(
         now = ticket.fields.get(rule.field)
         if blank(now) or holds(now, rule.value()) or _changed_since(rule.field, now, creation, kept):
             continue
-        why = f"{rule.field} {shown(now)} → {shown(rule.value())} ({Rule.CUSTOMER_FIELD.value}: not the customer's to set on {_type(event)})"
+        why = (
+            f"{rule.field} {shown(now)} → {shown(rule.value())} "
+            f"({Rule.CUSTOMER_FIELD.value}: not the customer's to set on {_type(event)})"
+        )
         found[rule.field] = _Change(rule.value(), Rule.CUSTOMER_FIELD, why)
     return found
 
@@ -131,7 +134,8 @@ def _missing(
     for rule in rules.required:
         if not rule.about(event.request_type, event.issue_type):
             continue
-        missing = [label for f, label in rule.fields.items() if f not in changes and blank(ticket.fields.get(f))]
+        fields = rule.fields.items()
+        missing = [label for f, label in fields if f not in changes and blank(ticket.fields.get(f))]
         if missing:
             values = {"ticket": event.ticket, "missing": ", ".join(missing), "type": _type(event)}
             text = rules.messages.missing.format_map(values)

@@ -61,7 +61,8 @@ _FIELD_ID = r"^[a-z][A-Za-z0-9_]*$"
 def _field_id(text: str) -> str:
     if not re.fullmatch(_FIELD_ID, text):
         raise PydanticCustomError(
-            "field_id", "'{text}' is not a field id: write it as Jira names it, e.g. priority or customfield_10070",
+            "field_id",
+            "'{text}' is not a field id: write it as Jira names it, e.g. priority or customfield_10070",
             {"text": text[:60]},
         )
     return text
@@ -179,15 +180,16 @@ class OnCreate(_Strict):
     ) -> Iterator[tuple[_Loc, str]]:
         """(location, message) for types the workflow does not govern (a rule about them
         could never apply) and texts the bridge cannot fill."""
-        named: list[tuple[_Loc, str, str]] = []
+        lists: list[tuple[_Loc, list[str], str]] = []
         for i, rule in enumerate(self.customer_fields):
             loc = ("on_create", "customer_fields", i)
-            named += [((*loc, "allowed_request_types", j), t, "request") for j, t in enumerate(rule.allowed_request_types)]
-            named += [((*loc, "allowed_issue_types", j), t, "issue") for j, t in enumerate(rule.allowed_issue_types)]
+            lists += [((*loc, "allowed_request_types"), rule.allowed_request_types, "request"),
+                      ((*loc, "allowed_issue_types"), rule.allowed_issue_types, "issue")]
         for i, req in enumerate(self.required):
             loc = ("on_create", "required", i)
-            named += [((*loc, "request_types", j), t, "request") for j, t in enumerate(req.request_types)]
-            named += [((*loc, "issue_types", j), t, "issue") for j, t in enumerate(req.issue_types)]
+            lists += [((*loc, "request_types"), req.request_types, "request"),
+                      ((*loc, "issue_types"), req.issue_types, "issue")]
+        named = [((*loc, j), name, kind) for loc, names, kind in lists for j, name in enumerate(names)]
         governed = {"request": request_types, "issue": issue_types}
         for loc, name, kind in named:
             known = governed[kind]
