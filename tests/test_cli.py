@@ -356,7 +356,7 @@ def test_replay_says_what_each_delivery_was_and_why_one_was_not_queued(tmp_path)
 def test_unknown_verdicts_are_refused_and_help_lists_the_verdicts(tmp_path):
     url = seeded(tmp_path)
     refused = run("decisions", "list", "--verdict", "revert", cwd=tmp_path, BRIDGE_DATABASE_URL=url)
-    verdicts = "ignored, allowed, stale, reverted, needs_attention, expired, reminded, returned"
+    verdicts = "ignored, allowed, stale, reverted, needs_attention, expired, reminded, returned, rejected, corrected"
     assert (refused.returncode, refused.stderr) == (2, f"error: --verdict must be one of {verdicts}\n")
     assert run("decisions", "list", "--verdict", "needs_attention", cwd=tmp_path, BRIDGE_DATABASE_URL=url).returncode == 0
     described = " ".join(run("decisions", "list", "--help").stdout.split())

@@ -30,7 +30,8 @@ from bridge.devlinks.base import DevProvider
 from bridge.devlinks.jira import jira_dev_provider
 from bridge.config import Settings
 from bridge.executor import Executor
-from bridge.handlers import Handler, Linking
+from bridge.engine import FieldsAction
+from bridge.handlers import FieldUpdates, Handler, Linking
 from bridge.jobs.devitems import DEVOPS, Development, hook_event
 from bridge.jobs.exports import scheduled_preview
 from bridge.jobs.rounds import Jobs
@@ -159,9 +160,9 @@ def create_app(
     client = jira_client(settings, transport) if settings.tracker_configured else None
     tracker = build_tracker(settings, client)
     dev = build_development(settings, engine, tracker, client)
-    dev.handlers.update(attachment_handlers(tracker))
+    handlers = {**dev.handlers, **attachment_handlers(tracker), FieldsAction.kind: FieldUpdates(tracker)}
     executor = Executor(
-        tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings), handlers=dev.handlers
+        tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings), handlers=handlers
     )
     health = TrackerHealth(
         tracker,

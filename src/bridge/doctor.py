@@ -97,7 +97,7 @@ async def _permissions(tracker: JiraTracker, ticket: str) -> Finding:
             False,
             f"permissions on {ticket}",
             f"the bridge's account may not {', '.join(missing)}: grant it in the project's "
-            "permission scheme (Browse projects, Transition issues, Add comments)",
+            "permission scheme (Browse projects, Transition issues, Add comments, Edit issues)",
         )
     return Finding(True, f"permissions on {ticket}", ", ".join(allowed))
 

@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bridge.engine import Action, CommentAction, Decision, Event, RemoveAttachmentAction, TransitionAction
+from bridge.engine import (
+    Action, CommentAction, Decision, Event, FieldsAction, RemoveAttachmentAction, TransitionAction,
+)
 from bridge.handlers import Handler, tracker_handlers
 from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
 from bridge.trackers.base import (
@@ -66,6 +68,8 @@ def describe(action: Action) -> str:
         return f"{action.ticket}: {visibility} comment {action.body[:80]!r}"
     if isinstance(action, RemoveAttachmentAction):
         return f"{action.ticket}: remove attachment {action.attachment} {action.filename!r}"
+    if isinstance(action, FieldsAction):
+        return f"{action.ticket}: set {', '.join(action.fields)} ({action.rule})"
     return f"{action.ticket}: {action.kind} {action.item} ({action.provider})"
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from bridge.devlinks.base import DevProvider
 from bridge.engine import CommentAction, TransitionAction
+from bridge.engine.creation import holds
 from bridge.store import ActionOutcome, PendingAction
 from bridge.store.links import Links
 from bridge.trackers.base import Tracker, TrackerRejected
@@ -114,6 +115,25 @@ class Linking:
                 return  # an issue link between the two shows on both already
         title = f"{item}: {link['title']}" if link.get("title") else item
         await self.tracker.remote_link(action.ticket, global_id(provider, item), link["url"], title, bool(link["resolved"]))
+
+
+class FieldUpdates:
+    """Sets a ticket's fields. Before sending again it reads them: fields that already hold
+    the values (the earlier attempt got through) are not set twice."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+
+    async def look_up(self, action: PendingAction) -> Found | None:
+        wanted = action.payload["fields"]
+        ticket = await self.tracker.ticket(action.ticket, list(wanted))
+        if all(holds(ticket.fields.get(f), v) for f, v in wanted.items()):
+            log.info("%s already has %s; not sent again", action.ticket, ", ".join(wanted))
+            return ActionOutcome.DONE, None
+        return None
+
+    async def send(self, action: PendingAction) -> None:
+        await self.tracker.set_fields(action.ticket, action.payload["fields"])
 
 
 def tracker_handlers(tracker: Tracker) -> dict[str, Handler]:

@@ -205,6 +205,8 @@ class Judge:
             if Need.TICKET in decision.needs:
                 fields = sorted(workflow.required_fields()) if workflow else []
                 facts.ticket = await self.tracker.get_ticket(event, fields)
+            if Need.CHANNEL in decision.needs and facts.ticket is not None:
+                facts.ticket = replace(facts.ticket, channel=await self.tracker.channel(event.ticket) or "")
             if Need.COMMENTS in decision.needs:
                 facts.comments = await self.tracker.recent_comments(event.ticket)
             if Need.ITEMS in decision.needs and workflow is not None and workflow.development is not None:

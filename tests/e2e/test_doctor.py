@@ -26,7 +26,7 @@ def test_a_good_configuration_is_ok_line_by_line(tmp_path, jira):
         "OK    permissions on SRV-1", "OK    statuses",
     ]
     assert "does not exist yet" in found[1] and not (tmp_path / "bridge.db").exists()
-    assert found[4].endswith("browse, transition, comment")
+    assert found[4].endswith("browse, transition, comment, edit")
 
 
 def test_each_problem_says_what_to_fix_and_exits_1(tmp_path, jira):

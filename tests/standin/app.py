@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import worklogs
+from . import creation, worklogs
 from .attachments import attach_control
 from .controls import control
 from .rest import NOT_JSON, answer
@@ -111,6 +111,8 @@ def create_app(standin: JiraStandin | None = None) -> Starlette:
         Route("/_standin/reset", control(lambda s, d, r: s.load(d)), methods=["POST"]),
         Route("/_standin/issues", control(_seed_issues), methods=["POST"]),
         Route("/_standin/issues/{key}", control(_issue), methods=["GET"]),
+        Route("/_standin/create", control(lambda s, d, r: creation.create(s, d, str(r.base_url).rstrip("/"))),
+              methods=["POST"]),
         Route("/_standin/issues/{key}/transition", control(_person_moves), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs", control(_log_work), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs/{id}", control(_log_work), methods=["PUT", "DELETE"]),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import attachments, history, links, search, worklogs
+from . import attachments, creation, history, links, search, worklogs
 from .adf import comment_problem
 from .openapi import methods_of, resolve
 from .state import Issue, JiraStandin
@@ -67,6 +67,8 @@ def _get_issue(standin: JiraStandin, call: RestCall, issue: Issue) -> tuple[int,
     if "changelog" in expand:
         most = None if standin.deployment == "datacenter" else history.ISSUE_CHANGELOG_MOST
         body["changelog"] = history.expanded(standin, issue, call.base, most)
+    if "properties" in call.query:
+        body["properties"] = creation.properties_json(issue, call.query["properties"])
     return 200, {"expand": ISSUE_EXPANDS, **body}
 
 
@@ -278,6 +280,7 @@ ISSUE = "/rest/api/3/issue/{issueIdOrKey}"
 OPERATIONS: dict[tuple[str, str], Handler] = {
     ("GET", "/rest/api/3/myself"): _myself,
     ("GET", ISSUE): _get_issue,
+    ("PUT", ISSUE): _on_issue(lambda s, call, issue: creation.edit(s, issue, call.body, call.base)),
     ("GET", ISSUE + "/transitions"): _get_transitions,
     ("POST", ISSUE + "/transitions"): _do_transition,
     ("GET", ISSUE + "/comment"): _get_comments,

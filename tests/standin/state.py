@@ -54,6 +54,7 @@ class Issue:
     organizations: list[str] = field(default_factory=list)  # names, in the organisations field
     reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
     attachments: list[attachments.Attachment] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)  # entity properties, by key
 
 
 class JiraStandin:

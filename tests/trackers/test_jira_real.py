@@ -39,6 +39,7 @@ EXPECTED = {
     "cloud_issue_created.json": (CREATED, "TES-41", ALICE),
     "cloud_issue_created_2.json": (CREATED, "GOLD-189", ROBIN),
     "cloud_issue_created_many_fields.json": (CREATED, "KT-22", KIM),
+    "cloud_issue_created_with_changelog.json": (CREATED, "KAN-3", "712020:28d10afc-d4b0-47f2-b86f-74d9a5f29c81"),
     "cloud_issue_deleted.json": (OTHER, "IDT-19", ALICE),
     "cloud_issue_deleted_2.json": (OTHER, "TIGR-361", "5af9bec4d95cfc55bfb77e36"),
     "cloud_issue_moved_to_another_project.json": (S, "GOLD-208", ROBIN),

@@ -120,7 +120,7 @@ def test_deso_crm(shipped: WorkflowSet) -> None:
         ("Answered", "In Progress", "answer"),
         ("Waiting for approval", "In Progress", "accept quote"),
     }
-    assert not wf.on_enter and wf.required_fields() == {"attachment"}
+    assert not wf.on_enter and wf.required_fields() == {"attachment", "priority"}
     policy = wf.attachments  # the CRM's rules for attachments, as its customer guide states them
     assert policy is not None and policy.action == "comment" and policy.max_bytes == 2 * 1024 * 1024
     assert policy.extensions == ["jpg", "png", "doc", "docx", "xls", "xlsx", "pdf", "zip", "rar"]
@@ -213,3 +213,20 @@ def test_development_texts_are_translated_and_format(shipped: WorkflowSet) -> No
         assert "{number}" in wf.messages.not_found and "{number}" in wf.messages.removed
         assert "{value}" in wf.messages.garbage and "{reason}" in wf.messages.unreachable
     assert re.search(r"[ěščřžýáíéůú]", czech.comment) and czech.comment.format_map(values)
+
+
+def test_the_rules_on_creation_each_process_states(shipped: WorkflowSet) -> None:
+    """DESO: an e-mailed ticket's priority is always Medium. Targito: customers choose the
+    priority only on the bug request type, and a bug report must say what does not work."""
+    deso = by_name(shipped, "deso-crm").on_create
+    assert deso is not None and [(r.channel, r.values()) for r in deso.by_channel] == [
+        ("email", {"priority": {"name": "Medium"}})
+    ]
+    targito = by_name(shipped, "targito-support").on_create
+    assert targito is not None and not targito.by_channel
+    (priority,) = targito.customer_fields
+    assert (priority.field, priority.allowed_request_types, priority.value()) == (
+        "priority", ["Něco mi nefunguje"], {"name": "Medium"}
+    )
+    (bug,) = targito.required
+    assert bug.request_types == ["Něco mi nefunguje"] and list(bug.fields) == ["description"] and bug.public

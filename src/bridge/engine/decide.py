@@ -15,7 +15,8 @@ again then, so a reason typed a moment after the click is never reverted as miss
 A move into a workflow's development status that the rules above let stand must also name
 development items that exist (`bridge.engine.development`); `items` is what the provider
 said of them (None: not yet asked, answered with `Need.ITEMS`). Attachments a customer adds
-are judged on top of every decision (`bridge.engine.attachments`).
+are judged on top of every decision (`bridge.engine.attachments`). A new ticket is judged by
+its workflow's rules on creation (`bridge.engine.creation`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.engine.attachments import judge_attachments
+from bridge.engine.creation import decide_creation
 from bridge.engine.development import Refusal, check_entry, entering
 from bridge.engine.model import (
     COMMENT_WINDOW,
@@ -99,6 +101,8 @@ def _decide(
     name = workflow.name
     if event.actor.role is Role.BRIDGE:
         return Decision(Verdict.IGNORED, Rule.OWN_CHANGE, "made by the bridge itself", name)
+    if event.kind is Kind.CREATED and workflow.on_create is not None:
+        return decide_creation(event, workflow, ticket)
     if event.kind is not Kind.STATUS_CHANGED:
         return Decision(Verdict.IGNORED, Rule.NO_RULE, f"{event.kind.value}: no rule applies", name)
 

@@ -62,6 +62,7 @@ class Ticket:
     status: str
     fields: dict[str, Any] = field(default_factory=dict)
     transitions: tuple[Transition, ...] | None = ()  # None: not known (no tracker to ask)
+    channel: str | None = None  # where the request came in (JSM: email, portal…); "" none; None: not read
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Verdict(str, enum.Enum):
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
     RETURNED = "returned"  # development is done: the bridge moves the ticket on
     REJECTED = "rejected"  # a customer's attachment breaks the policy: they are told (and it goes)
+    CORRECTED = "corrected"  # a new ticket brought in line with the rules on creation
 
 
 class Rule(str, enum.Enum):
@@ -205,6 +207,10 @@ class Rule(str, enum.Enum):
     ATTACHMENT_REJECTED = "attachment-rejected"  # a customer's attachment breaks the policy
     ATTACHMENT_UNREADABLE = "attachment-unreadable"  # its name or size cannot be read; agents alerted
     ATTACHMENTS_ACCEPTED = "attachments-accepted"  # a customer's attachments meet the policy
+    CREATION_MET = "creation-met"  # a new ticket as the rules on creation want it
+    CHANNEL_FIELD = "channel-field"  # a field set on a request that came by a channel (e-mail)
+    CUSTOMER_FIELD = "customer-field"  # a field customers may not set on this type, put back
+    REQUIRED_FIELDS = "required-fields"  # fields a new ticket of its type lacks, asked for
 
 
 class Need(str, enum.Enum):
@@ -213,6 +219,7 @@ class Need(str, enum.Enum):
     CHAIN = "chain"
     COMMENTS = "comments"  # the ticket's recent comments
     ITEMS = "items"  # the development items the ticket names, as their provider has them
+    CHANNEL = "channel"  # where the request came in (Ticket.channel)
 
 
 @dataclass(frozen=True)
@@ -277,7 +284,20 @@ class RemoveAttachmentAction:
     kind: str = "remove_attachment"
 
 
-Action = TransitionAction | CommentAction | LinkAction | RemoveAttachmentAction
+@dataclass(frozen=True)
+class FieldsAction:
+    """Set fields of the ticket, each to a value as the tracker's REST API takes it
+    (Jira: `{"priority": {"name": "Medium"}}`). `rule` made the change and `was` shows what
+    the fields held, so that the audit log says why each field changed and from what."""
+
+    ticket: str
+    fields: dict[str, Any]
+    rule: str = ""
+    was: dict[str, str] = field(default_factory=dict)
+    kind: str = "fields"
+
+
+Action = TransitionAction | CommentAction | LinkAction | RemoveAttachmentAction | FieldsAction
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,12 @@ class Tracker(Protocol):
     async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
         """Whether the bridge already made the comment marked `marker` (one attempt each)."""
 
+    async def channel(self, ticket: str) -> str | None:
+        """Where the request came in (`email`, `portal`…); None: the ticket has no channel."""
+
+    async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
+        """Set fields to values as the tracker's REST API takes them (one attempt)."""
+
 
 class OfflineTracker:
     """Stands in for a tracker when none is configured: judges on the delivery alone.
@@ -208,4 +214,10 @@ class OfflineTracker:
         raise TrackerUnavailable("no tracker configured")
 
     async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
+        raise TrackerUnavailable("no tracker configured")
+
+    async def channel(self, ticket: str) -> str | None:
+        return None  # judged on the delivery alone, which never says
+
+    async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
         raise TrackerUnavailable("no tracker configured")

@@ -31,6 +31,7 @@ from bridge.trackers.base import (
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 from bridge.trackers.jira_attachments import delete_attachment
 from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
+from bridge.trackers.jira_fields import request_channel, update_fields
 from bridge.trackers.jira_links import put_remote_link, remote_link_body
 from bridge.trackers.jira_parsing import (
     comment_text,
@@ -58,7 +59,8 @@ SEARCH_PAGE = 100
 CHANGELOG_PAGE = 100
 WORKLOG_PAGE = 1000  # worklogs per page of an issue's worklogs, read where a search cut them
 # What the bridge does on a ticket, as Jira's permission keys.
-NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment"}
+NEEDED = {"BROWSE_PROJECTS": "browse", "TRANSITION_ISSUES": "transition", "ADD_COMMENTS": "comment",
+          "EDIT_ISSUES": "edit"}  # edit: the fields rules on creation set
 MARKER_PROPERTY = "ticket-bridge"  # the comment property naming the action that made it
 RECENT_COMMENTS = 50  # how far back a retry, or a search for a reason, looks among comments
 
@@ -406,6 +408,13 @@ class JiraTracker:
 
     async def remove_attachment(self, attachment: str) -> bool:
         return await delete_attachment(self._client, self._api, attachment)
+    async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
+        await update_fields(self._client, self._api, ticket, fields)
+
+    async def channel(self, ticket: str) -> str | None:
+        """Where the request came in (see `jira_fields`): asked only of new tickets whose
+        workflow has a rule about it."""
+        return await request_channel(self._client, self._api, self._retry, ticket)
 
     async def status_of(self, ticket: str) -> str:
         issue = (await self._once("GET", f"/issue/{segment(ticket)}", params={"fields": "status"})).json()

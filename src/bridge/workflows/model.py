@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from bridge.workflows.attachments import ATTACHMENT_FIELD, Attachments
 from bridge.workflows.billing import Billing
+from bridge.workflows.creation import OnCreate
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
@@ -161,6 +162,9 @@ class Workflow(_Strict):
     attachments: Attachments | None = Field(
         None, description="What customers may attach; none: attachments are not judged."
     )
+    on_create: OnCreate | None = Field(
+        None, description="What a new ticket is brought in line with; none: nothing."
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     @cached_property
@@ -194,6 +198,7 @@ class Workflow(_Strict):
         found = {f for rules in self.on_enter.values() for f in rules.requires.fields}
         found |= {self.development.field} if self.development else set()
         found |= {ATTACHMENT_FIELD} if self.attachments else set()
+        found |= self.on_create.fields() if self.on_create else set()
         return found | {f for move in self.customer_transitions for f in move.requires.fields}
 
     def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
@@ -264,6 +269,8 @@ class Workflow(_Strict):
             yield from self.development.problems(self.statuses, self.flow)
         if self.attachments is not None:
             yield from self.attachments.problems()
+        if self.on_create is not None:
+            yield from self.on_create.problems(self.applies_to.request_types, self.applies_to.issue_types)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
