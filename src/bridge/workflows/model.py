@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from bridge.workflows.billing import Billing
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
+from bridge.workflows.replies import STUCK_DEFAULT, reply_problems
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
 STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -125,6 +126,11 @@ class Messages(_Strict):
         "allowed, and no transition leads back to {from_status}. Please move it back by hand.",
         description="Internal note for agents when a change cannot be reverted.",
     )
+    reply_stuck: str = Field(
+        STUCK_DEFAULT,
+        description="Internal note when a reply cannot move the ticket. Placeholders: {ticket} "
+        "{status} {next} {actor}.",
+    )
 
 
 class Workflow(_Strict):
@@ -156,6 +162,11 @@ class Workflow(_Strict):
         None,
         description="Tickets handed to development: the item they wait for, and where they go "
         "when it is done; none: the workflow hands nothing to development.",
+    )
+    replies: dict[StatusId, StatusId] = Field(
+        default_factory=dict,
+        description="Waiting status → the team's status: a customer's public comment while the "
+        "ticket waits there moves it back to the team.",
     )
 
     # -- lookups used by the engine ---------------------------------------------------------
@@ -257,6 +268,7 @@ class Workflow(_Strict):
             yield from self.billing.problems(self.statuses)
         if self.development is not None:
             yield from self.development.problems(self.statuses, self.flow)
+        yield from reply_problems(self.replies, self.statuses, self.flow, self.messages.reply_stuck)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
