@@ -15,6 +15,9 @@ again then, so a reason typed a moment after the click is never reverted as miss
 A move into a workflow's development status that the rules above let stand must also name
 development items that exist (`bridge.engine.development`); `items` is what the provider
 said of them (None: not yet asked, answered with `Need.ITEMS`).
+
+A comment on a governed ticket may be a customer's reply, which moves a waiting ticket back
+to the team (`bridge.engine.replies`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.engine.development import Refusal, check_entry, entering
+from bridge.engine.replies import decide_reply
 from bridge.engine.model import (
     COMMENT_WINDOW,
     Action,
@@ -96,6 +100,8 @@ def _decide(
     name = workflow.name
     if event.actor.role is Role.BRIDGE:
         return Decision(Verdict.IGNORED, Rule.OWN_CHANGE, "made by the bridge itself", name)
+    if event.kind is Kind.COMMENTED:  # a customer's reply moves a waiting ticket back
+        return decide_reply(event, workflow, ticket)
     if event.kind is not Kind.STATUS_CHANGED:
         return Decision(Verdict.IGNORED, Rule.NO_RULE, f"{event.kind.value}: no rule applies", name)
 

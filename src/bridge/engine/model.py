@@ -153,6 +153,7 @@ class Event:
     change_id: str | None = None
     workflow: str | None = None
     step: str | None = None
+    public: bool | None = None  # of a comment: whether customers see it (None: not said)
 
 
 class Verdict(str, enum.Enum):
@@ -165,7 +166,7 @@ class Verdict(str, enum.Enum):
     EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
-    RETURNED = "returned"  # development is done: the bridge moves the ticket on
+    RETURNED = "returned"  # the bridge moves the ticket on: development is done, a customer replied
 
 
 class Rule(str, enum.Enum):
@@ -198,6 +199,8 @@ class Rule(str, enum.Enum):
     DEV_WAITING = "dev-waiting"  # some of the ticket's items are not done yet
     DEV_LEFT = "dev-left"  # the ticket left development meanwhile: left alone
     DEV_CHANGED = "dev-changed"  # a development item changed: its tickets queued to be judged
+    REPLY = "reply"  # a customer's public comment on a waiting ticket: back to the team
+    COMMENT = "comment"  # a comment that moves nothing (the team's, internal, not waiting)
 
 
 class Need(str, enum.Enum):
