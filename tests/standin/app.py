@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import worklogs
+from . import comments, worklogs
 from .controls import control
 from .rest import NOT_JSON, answer
 from .state import JiraStandin
@@ -111,6 +111,7 @@ def create_app(standin: JiraStandin | None = None) -> Starlette:
         Route("/_standin/issues", control(_seed_issues), methods=["POST"]),
         Route("/_standin/issues/{key}", control(_issue), methods=["GET"]),
         Route("/_standin/issues/{key}/transition", control(_person_moves), methods=["POST"]),
+        Route("/_standin/issues/{key}/comment", control(comments.person_comments), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs", control(_log_work), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs/{id}", control(_log_work), methods=["PUT", "DELETE"]),
         Route("/_standin/workflow", control(_set_workflow), methods=["POST"]),
