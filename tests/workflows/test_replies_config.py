@@ -1,4 +1,4 @@
-"""`bridge check` on the replies section: every mistake at its line and column."""
+"""`bridge check` on the replies section, and where the shipped workflows use it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.workflows import load_file
+from bridge.workflows import load_dir, load_file
 from tests.workflows.test_loader import VALID, at, broken, only, pos, problems_of, write
 
+ROOT = Path(__file__).resolve().parents[2]
 REPLIES = VALID + "replies:\n  waiting: open\n"
 
 
@@ -42,3 +43,15 @@ def test_the_note_when_a_reply_cannot_move_the_ticket_takes_its_placeholders(tmp
     assert "unknown placeholder '{from_status}'; use {actor}, {next}, {status}, {ticket}" in problem.message
     assert at(problem) == pos(bad, "'{actor} replied {from")
 
+
+def test_the_shipped_workflows_move_replies_back_to_the_team() -> None:
+    shipped = {wf.name: wf for wf in load_dir(ROOT / "workflows")}
+
+    def names(name: str) -> dict[str, str]:
+        wf = shipped[name]
+        return {wf.statuses[waiting]: wf.statuses[to] for waiting, to in wf.replies.items()}
+
+    assert names("targito-support") == {"Waiting for customer": "Waiting for support"}
+    assert names("deso-crm") == {"Answered": "In Progress"}
+    assert names("service-sheet") == {}, "its customers hand the ticket back themselves"
+    assert "# replies:" in (ROOT / "workflows" / "service-sheet.yaml").read_text(encoding="utf-8")
