@@ -34,7 +34,8 @@ def targito(jira, key: str, status: str = "Waiting for customer") -> None:
                              "issuetype": "[System] Service request", "fields": BUG})
 
 
-def comment(jira, key: str, user: dict, **extra: object) -> dict:
+def comment(jira, key: str, user: dict | None, **extra: object) -> dict:
+    """`user` comments on the ticket (None: the bridge's own account)."""
     return jira("POST", f"/issues/{key}/comment", {"body": "Posílám, co jste chtěli.", "user": user, **extra})
 
 
@@ -95,3 +96,17 @@ def test_a_reply_with_no_way_to_the_team_leaves_agents_an_internal_note(jira, se
     assert ticket["status"] == "Answered"
     note = ticket["comments"][-1]
     assert note["jsdPublic"] is False and "In Progress" in json.dumps(note["body"], ensure_ascii=False)
+
+
+
+def test_the_attention_queue_keeps_a_customers_reply_until_someone_of_the_team_answers(jira, service):
+    targito(jira, "SUP-4")
+    comment(jira, "SUP-4", CUSTOMER)
+    decided(service, "SUP-4", "own-change")  # the move back to support has come back too
+    comment(jira, "SUP-4", None)  # a comment of the bridge's own account answers nobody
+    wait_until(lambda: len(service.api("/api/decisions", ticket="SUP-4")) == 3)
+    expected = ("SUP-4", "customer", "commented, moved back to the team")
+    assert [(w["ticket"], w["kind"], w["what"]) for w in service.api("/api/attention")] == [expected]
+    assert [(w["ticket"], w["kind"], w["what"]) for w in service.cli_json("attention")] == [expected]
+    comment(jira, "SUP-4", AGENT)
+    wait_until(lambda: service.api("/api/attention") == [])
