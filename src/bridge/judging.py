@@ -116,7 +116,8 @@ class Judge:
             event = await self.tracker.resolve(event)
             workflow = self.workflow_of(event)
             decision = decide(event, workflow)
-        if (decision.rule not in UNJUDGED or event.kind is Kind.COMMENTED) and event.actor.role is not Role.CUSTOMER:
+        judged = decision.rule not in UNJUDGED or event.kind is Kind.COMMENTED
+        if judged and event.actor.role is not Role.CUSTOMER:
             if await self.tracker.own_change(event.actor):
                 event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
                 decision = decide(event, workflow)

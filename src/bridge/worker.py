@@ -217,8 +217,10 @@ class Worker:
         identity, or None when it must take the slow path."""
         if item.claims > 1 or event.ticket in self._tails or event.kind in (Kind.TIMER, Kind.DEV_ITEM):
             return None
-        if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED or trimmed(event, self.workflows()):
-            return None  # (a trimmed comment delivery is completed from the tracker first)
+        if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
+            return None
+        if trimmed(event, self.workflows()):  # completed from the tracker before it is judged
+            return None
         before, mark = await self._judged_elsewhere(item, event, batch)
         if before is not None:
             return before
