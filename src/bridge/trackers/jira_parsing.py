@@ -29,8 +29,8 @@ ISSUE_EVENT = "jira:issue_"
 COMMENT_EVENT = "comment_"
 COMMENTED_TYPES = frozenset({"issue_commented", "issue_comment_edited"})
 COMMENT_DELETED_TYPES = frozenset({"issue_comment_deleted"})
-# A comment's REST address names its issue by id: …/rest/api/2/issue/10148/comment/10045
 INTERNAL_PROPERTY = "sd.public.comment"  # Service Management's mark of an internal note
+# A comment's REST address names its issue by id: …/rest/api/2/issue/10148/comment/10045
 COMMENT_ADDRESS = re.compile(r"/rest/api/[0-9]+/issue/([0-9]{1,20})/comment/", re.ASCII)
 
 
