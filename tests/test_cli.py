@@ -164,7 +164,7 @@ def sqlite_url(path: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    "command", [["decisions", "list"], ["deliveries", "list"], ["deliveries", "replay", "--all-dead"], ["deliveries", "replay", "7"]]
+    "command", [["decisions", "list"], ["deliveries", "list"], ["attention"], ["deliveries", "replay", "--all-dead"], ["deliveries", "replay", "7"]]
 )
 def test_reading_commands_never_create_a_database(tmp_path, command):
     url = sqlite_url(tmp_path / "nothing" / "here.db")
@@ -406,3 +406,24 @@ def test_a_database_url_the_bridge_cannot_use_is_a_settings_error(tmp_path, comm
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: BRIDGE_DATABASE_URL: ") and says in line and "s3cr3t" not in line
+
+
+def test_attention_lists_what_waits_for_the_team_longest_first(tmp_path):
+    from bridge.store import DecisionRecord, Store, create_db_engine
+
+    url = seeded(tmp_path)
+    assert run("attention", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout.startswith("no ticket waits for the team in ")
+    store = Store(create_db_engine(url))
+    for ticket, role, verdict, reason in [("SRV-7", "customer", "ignored", "commented"), ("SRV-8", "customer", "ignored", ""),
+                                          ("SRV-8", "agent", "allowed", ""), ("SRV-9", "agent", "needs_attention", "no way back")]:
+        record = DecisionRecord("jira", ticket, "comment_created", "Jana", role, None, "Na klientovi", "service-sheet",
+                                verdict, "comment", reason, False)
+        store.record_decision(None, record, [])
+    store.engine.dispose()
+    lines = run("attention", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout.splitlines()
+    assert [line.split("  ")[1:] for line in lines] == [
+        ["ticket=SRV-7", "workflow=service-sheet", "what=commented"],
+        ["ticket=SRV-9", "workflow=service-sheet", "what=needs attention: no way back"],
+    ]
+    rows = json.loads(run("attention", "--json", "--limit", "1", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout)
+    assert [(r["ticket"], r["kind"], r["by"]) for r in rows] == [("SRV-7", "customer", "Jana")]

@@ -345,6 +345,23 @@ def _not_sent(decision: dict[str, Any]) -> str | None:
     return "dry_run=yes — actions not sent" if decision["dry_run"] and decision["actions"] else None
 
 
+@app.command()
+def attention(
+    limit: Annotated[int, typer.Option(help="How many, the longest waiting first.", min=1)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tickets waiting for the team: a customer changed them last, or a decision needs
+    someone. From the bridge's own records; the tracker is not asked."""
+    from dataclasses import asdict
+
+    from bridge.store.attention import Attention
+
+    settings = _settings()
+    rows = [asdict(w) for w in Attention(_existing_store(settings).engine).queue(limit)]
+    none = f"no ticket waits for the team in {public_url(settings.database_url)}"
+    _print_rows(rows, as_json, ["since", "ticket", "workflow", "what"], none)
+
+
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]
 
 

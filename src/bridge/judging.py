@@ -6,7 +6,8 @@ ticket's recent comments — so that events which cannot lead to an action cost 
 call. The worker judges every delivery here; whatever else comes to judge events shares it.
 
 A delivery that names its ticket by id alone (a Data Center comment event) is first
-completed from the tracker: its key, project and types choose the workflow.
+completed from the tracker: its key, project and types choose the workflow. So is a
+customer's comment whose delivery lacks the request type (Jira trims the issue in them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bridge.engine import (
 )
 from bridge.devlinks.base import ItemChange
 from bridge.engine.development import decide_development, named_items
+from bridge.engine.replies import trimmed
 from bridge.engine.timers import Stay, decide_timer, entered, step_of
 from bridge.store import Store
 from bridge.trackers.base import Tracker, TrackerUnavailable
@@ -94,8 +96,9 @@ class Judge:
         """The decision on `event`, and the event as judged (completed, where it named its
         ticket by id alone; with the bridge's role, where the bridge made the change).
 
-        Whether the bridge itself made the change matters only for status changes on governed
-        tickets by someone who is not a portal customer; the bridge's identity is learnt once.
+        Whether the bridge itself made the change matters for status changes on governed
+        tickets, and for comments (the attention queue must not take the bridge's for the
+        team's answer), by someone who is not a portal customer; its identity is learnt once.
         """
         if event.kind is Kind.TIMER:
             return await self._judge_timer(event)
@@ -109,11 +112,12 @@ class Judge:
             queued = await self._changed("jira", change)
             if queued is not None:
                 return event, queued
-        if event.ticket is None and Need.TICKET in decision.needs:
+        if (event.ticket is None and Need.TICKET in decision.needs) or trimmed(event, self.workflows()):
             event = await self.tracker.resolve(event)
             workflow = self.workflow_of(event)
             decision = decide(event, workflow)
-        if decision.rule not in UNJUDGED and event.actor.role is not Role.CUSTOMER:
+        judged = decision.rule not in UNJUDGED or event.kind is Kind.COMMENTED
+        if judged and event.actor.role is not Role.CUSTOMER:
             if await self.tracker.own_change(event.actor):
                 event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
                 decision = decide(event, workflow)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Role, Rule, Verdict, decide
+from bridge.engine.replies import trimmed
 from bridge.executor import Applied, Executor, record_of
 from bridge.judging import Development, Judge
 from bridge.jobs.deliveries import change_key, parse_job
@@ -217,6 +218,8 @@ class Worker:
         if item.claims > 1 or event.ticket in self._tails or event.kind in (Kind.TIMER, Kind.DEV_ITEM):
             return None
         if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
+            return None
+        if trimmed(event, self.workflows()):  # completed from the tracker before it is judged
             return None
         before, mark = await self._judged_elsewhere(item, event, batch)
         if before is not None:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import creation, worklogs
+from . import comments, creation, worklogs
 from .attachments import attach_control
 from .controls import control
 from .rest import NOT_JSON, answer
@@ -114,6 +114,7 @@ def create_app(standin: JiraStandin | None = None) -> Starlette:
         Route("/_standin/create", control(lambda s, d, r: creation.create(s, d, str(r.base_url).rstrip("/"))),
               methods=["POST"]),
         Route("/_standin/issues/{key}/transition", control(_person_moves), methods=["POST"]),
+        Route("/_standin/issues/{key}/comment", control(comments.person_comments), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs", control(_log_work), methods=["POST"]),
         Route("/_standin/issues/{key}/worklogs/{id}", control(_log_work), methods=["PUT", "DELETE"]),
         Route("/_standin/issues/{key}/attachments", control(attach_control), methods=["POST"]),

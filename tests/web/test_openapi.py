@@ -41,6 +41,12 @@ CASES: dict[tuple[str, str], dict[int, tuple[str, str, str, dict[str, str]]]] = 
         403: (CLOSED, "GET", "/api/decisions", ADMIN),
         422: (OPEN, "GET", "/api/decisions?limit=0", ADMIN),
     },
+    ("get", "/api/attention"): {
+        200: (OPEN, "GET", "/api/attention?limit=10", ADMIN),
+        401: (OPEN, "GET", "/api/attention", {}),
+        403: (CLOSED, "GET", "/api/attention", ADMIN),
+        422: (OPEN, "GET", "/api/attention?limit=0", ADMIN),
+    },
     ("get", "/api/deliveries"): {
         200: (OPEN, "GET", "/api/deliveries?state=done&body=true", ADMIN),
         401: (OPEN, "GET", "/api/deliveries", {"Authorization": "Bearer "}),

@@ -17,6 +17,9 @@ development items that exist (`bridge.engine.development`); `items` is what the 
 said of them (None: not yet asked, answered with `Need.ITEMS`). Attachments a customer adds
 are judged on top of every decision (`bridge.engine.attachments`). A new ticket is judged by
 its workflow's rules on creation (`bridge.engine.creation`).
+
+A comment on a governed ticket may be a customer's reply, which moves a waiting ticket back
+to the team (`bridge.engine.replies`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from bridge.engine.attachments import judge_attachments
 from bridge.engine.creation import decide_creation
 from bridge.engine.development import Refusal, check_entry, entering
+from bridge.engine.replies import decide_reply
 from bridge.engine.model import (
     COMMENT_WINDOW,
     Action,
@@ -103,6 +107,8 @@ def _decide(
         return Decision(Verdict.IGNORED, Rule.OWN_CHANGE, "made by the bridge itself", name)
     if event.kind is Kind.CREATED and workflow.on_create is not None:
         return decide_creation(event, workflow, ticket)
+    if event.kind is Kind.COMMENTED:  # a customer's reply moves a waiting ticket back
+        return decide_reply(event, workflow, ticket)
     if event.kind is not Kind.STATUS_CHANGED:
         return Decision(Verdict.IGNORED, Rule.NO_RULE, f"{event.kind.value}: no rule applies", name)
 

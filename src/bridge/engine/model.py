@@ -157,6 +157,7 @@ class Event:
     # attachments the change added (Jira: the changelog's `Attachment` items), by id, or by
     # name where the tracker gives none
     attached: tuple[str, ...] = ()
+    public: bool | None = None  # of a comment: whether customers see it (None: not said)
 
 
 class Verdict(str, enum.Enum):
@@ -169,7 +170,7 @@ class Verdict(str, enum.Enum):
     EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
-    RETURNED = "returned"  # development is done: the bridge moves the ticket on
+    RETURNED = "returned"  # the bridge moves the ticket on: development is done, a customer replied
     REJECTED = "rejected"  # a customer's attachment breaks the policy: they are told (and it goes)
     CORRECTED = "corrected"  # a new ticket brought in line with the rules on creation
 
@@ -211,6 +212,8 @@ class Rule(str, enum.Enum):
     CHANNEL_FIELD = "channel-field"  # a field set on a request that came by a channel (e-mail)
     CUSTOMER_FIELD = "customer-field"  # a field customers may not set on this type, put back
     REQUIRED_FIELDS = "required-fields"  # fields a new ticket of its type lacks, asked for
+    REPLY = "reply"  # a customer's public comment on a waiting ticket: back to the team
+    COMMENT = "comment"  # a comment that moves nothing (the team's, internal, not waiting)
 
 
 class Need(str, enum.Enum):

@@ -91,8 +91,8 @@ class Tracker(Protocol):
         """The ticket as it is now, with the transitions open from its status."""
 
     async def resolve(self, event: Event) -> Event:
-        """An event that names its ticket by id alone, completed with the ticket's key,
-        project and types."""
+        """An event that names its ticket by id alone (or whose delivery lacks its types),
+        completed with the ticket's key, project and types."""
 
     async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
         """The ticket's newest comments."""
@@ -176,6 +176,8 @@ class OfflineTracker:
         return event.snapshot
 
     async def resolve(self, event: Event) -> Event:
+        if event.ticket is not None:  # named by key: judged on what the delivery shows
+            return event
         # not retried: only configuring a tracker (then a replay) can help
         raise TrackerRejected("no tracker configured to look up the ticket the delivery names by id")
 

@@ -218,10 +218,11 @@ class JiraTracker:
         return role
 
     async def resolve(self, event: Event) -> Event:
-        """The event of a delivery that named its ticket by id alone, with the ticket's key,
-        project and types as the tracker shows them now."""
-        assert event.ticket_id is not None
-        path = f"/issue/{segment(event.ticket_id)}"
+        """The event of a delivery that named its ticket by id alone (or by key, without its
+        request type), with the ticket's key, project and types as the tracker shows them now."""
+        wanted = event.ticket_id or event.ticket
+        assert wanted is not None
+        path = f"/issue/{segment(wanted)}"
         issue = (await self._call("GET", path, params={"fields": "*all"})).json()
         try:
             return completed(event, issue)

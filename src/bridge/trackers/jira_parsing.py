@@ -30,6 +30,7 @@ ISSUE_EVENT = "jira:issue_"
 COMMENT_EVENT = "comment_"
 COMMENTED_TYPES = frozenset({"issue_commented", "issue_comment_edited"})
 COMMENT_DELETED_TYPES = frozenset({"issue_comment_deleted"})
+INTERNAL_PROPERTY = "sd.public.comment"  # Service Management's mark of an internal note
 # A comment's REST address names its issue by id: …/rest/api/2/issue/10148/comment/10045
 COMMENT_ADDRESS = re.compile(r"/rest/api/[0-9]+/issue/([0-9]{1,20})/comment/", re.ASCII)
 
@@ -101,6 +102,7 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         at=_at(payload.get("timestamp")),
         change_id=_change_id(payload.get("changelog")) if status_item else None,
         attached=added_attachments(payload.get("changelog")),
+        public=public_of(comment),
     )
 
 
@@ -129,6 +131,7 @@ def _comment_named_by_id(payload: Mapping[str, Any], name: str, tracker: str) ->
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
         ticket_id=found[1],
         at=_at(payload.get("timestamp")),
+        public=public_of(comment),
     )
 
 
@@ -187,6 +190,22 @@ def _actor(payload: Mapping[str, Any], name: str, comment: Mapping[str, Any] | N
 def _comment_of(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
     comment = payload.get("comment")
     return comment if isinstance(comment, Mapping) else None
+
+
+def public_of(comment: Mapping[str, Any] | None) -> bool | None:
+    """Whether customers see a comment: Cloud says so in `jsdPublic`; the REST API lists the
+    Service Management property `sd.public.comment` (`{"internal": true}` for an internal
+    note) with a comment's properties. None where neither is said."""
+    if comment is None:
+        return None
+    if isinstance(comment.get("jsdPublic"), bool):
+        return comment["jsdPublic"]
+    properties = comment.get("properties")
+    for prop in properties if isinstance(properties, list) else []:
+        if isinstance(prop, Mapping) and prop.get("key") == INTERNAL_PROPERTY:
+            value = prop.get("value")
+            return not (isinstance(value, Mapping) and value.get("internal") in (True, "true"))
+    return None
 
 
 def _said(comment: Mapping[str, Any] | None, kind: Kind) -> str | None:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bridge.store import MAX_ID, STATES, Store
+from bridge.store.attention import Attention, Waiting
 from bridge.web.billing import router as billing_routes
 from bridge.workflows.registry import WorkflowRegistry
 
@@ -106,6 +107,13 @@ async def list_decisions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     return await asyncio.to_thread(store.list_decisions, ticket, verdict, limit)
+
+
+@api.get("/attention", dependencies=[Depends(require_admin)])
+async def attention(store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Waiting]:
+    """Tickets waiting for the team, the longest waiting first: a customer changed them last,
+    or a decision needs someone; from the bridge's own records."""
+    return await asyncio.to_thread(Attention(store.engine).queue, limit)
 
 
 @api.get("/deliveries", dependencies=[Depends(require_admin)])

@@ -25,6 +25,7 @@ from bridge.workflows.billing import Billing
 from bridge.workflows.creation import OnCreate
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
+from bridge.workflows.replies import STUCK_DEFAULT, reply_problems
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
 STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -127,6 +128,11 @@ class Messages(_Strict):
         "allowed, and no transition leads back to {from_status}. Please move it back by hand.",
         description="Internal note for agents when a change cannot be reverted.",
     )
+    reply_stuck: str = Field(
+        STUCK_DEFAULT,
+        description="Internal note when a reply cannot move the ticket. Placeholders: {ticket} "
+        "{status} {next} {actor}.",
+    )
 
 
 class Workflow(_Strict):
@@ -164,6 +170,11 @@ class Workflow(_Strict):
     )
     on_create: OnCreate | None = Field(
         None, description="What a new ticket is brought in line with; none: nothing."
+    )
+    replies: dict[StatusId, StatusId] = Field(
+        default_factory=dict,
+        description="Waiting status → the team's status: a customer's public comment while the "
+        "ticket waits there moves it back to the team.",
     )
 
     # -- lookups used by the engine ---------------------------------------------------------
@@ -271,6 +282,7 @@ class Workflow(_Strict):
             yield from self.attachments.problems()
         if self.on_create is not None:
             yield from self.on_create.problems(self.applies_to.request_types, self.applies_to.issue_types)
+        yield from reply_problems(self.replies, self.statuses, self.flow, self.messages.reply_stuck)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
