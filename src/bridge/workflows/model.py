@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from bridge.workflows.billing import Billing
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
+from bridge.workflows.subtasks import Subtasks
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
 STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -157,6 +158,9 @@ class Workflow(_Strict):
         description="Tickets handed to development: the item they wait for, and where they go "
         "when it is done; none: the workflow hands nothing to development.",
     )
+    subtasks: Subtasks | None = Field(
+        None, description="Statuses a ticket enters only with every sub-task done; none: no such rule."
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     @cached_property
@@ -189,6 +193,7 @@ class Workflow(_Strict):
         """Every tracker field some requirement reads, so one fetch brings them all."""
         found = {f for rules in self.on_enter.values() for f in rules.requires.fields}
         found |= {self.development.field} if self.development else set()
+        found |= {"subtasks"} if self.subtasks else set()  # Jira lists each with its status
         return found | {f for move in self.customer_transitions for f in move.requires.fields}
 
     def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
@@ -257,6 +262,8 @@ class Workflow(_Strict):
             yield from self.billing.problems(self.statuses)
         if self.development is not None:
             yield from self.development.problems(self.statuses, self.flow)
+        if self.subtasks is not None:
+            yield from self.subtasks.problems(self.statuses, self.flow)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
