@@ -14,7 +14,8 @@ again then, so a reason typed a moment after the click is never reverted as miss
 
 A move into a workflow's development status that the rules above let stand must also name
 development items that exist (`bridge.engine.development`); `items` is what the provider
-said of them (None: not yet asked, answered with `Need.ITEMS`).
+said of them (None: not yet asked, answered with `Need.ITEMS`). A move into a closing status
+stands only with every sub-task done (`bridge.engine.subtasks`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.engine.development import Refusal, check_entry, entering
+from bridge.engine.subtasks import OpenTasks, check_close, closing
 from bridge.engine.model import (
     COMMENT_WINDOW,
     Action,
@@ -72,6 +74,12 @@ def decide(
     were read at (None: the window is taken as closed). `items`: the development items the
     ticket names, as their provider has them (None when not yet asked)."""
     decision = _decide(event, workflow, ticket, chain, _Comments(comments, now, window))
+    if workflow is not None and closing(event, workflow, decision):  # sub-tasks must be done
+        closed = check_close(event, workflow, ticket, decision)
+        if isinstance(closed, OpenTasks):
+            assert ticket is not None
+            closed = _revert(event, workflow, ticket, Rule.SUBTASKS_OPEN, closed.reason, closed.text)
+        return replace(closed, chain_from=decision.chain_from) if closed.verdict is not Verdict.NEEDS else closed
     if workflow is None or not entering(event, workflow, decision):
         return decision
     checked = check_entry(event, workflow, ticket, items)

@@ -55,6 +55,17 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class TaskRef:
+    """Another ticket as a ticket names it: one of its sub-tasks, or its parent."""
+
+    key: str
+    summary: str = ""
+    status: str = ""
+    done: bool = False  # its status is a done one (Jira: in the Done status category)
+    issue_type: str | None = None
+
+
+@dataclass(frozen=True)
 class Ticket:
     """The ticket as the tracker shows it now."""
 
@@ -62,6 +73,8 @@ class Ticket:
     status: str
     fields: dict[str, Any] = field(default_factory=dict)
     transitions: tuple[Transition, ...] | None = ()  # None: not known (no tracker to ask)
+    subtasks: tuple[TaskRef, ...] | None = None  # None: the tracker did not list them
+    parent: TaskRef | None = None  # of a sub-task
 
 
 @dataclass(frozen=True)
@@ -165,7 +178,7 @@ class Verdict(str, enum.Enum):
     EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
-    RETURNED = "returned"  # development is done: the bridge moves the ticket on
+    RETURNED = "returned"  # work elsewhere is done (development, sub-tasks): the bridge moves the ticket on
 
 
 class Rule(str, enum.Enum):
@@ -198,6 +211,10 @@ class Rule(str, enum.Enum):
     DEV_WAITING = "dev-waiting"  # some of the ticket's items are not done yet
     DEV_LEFT = "dev-left"  # the ticket left development meanwhile: left alone
     DEV_CHANGED = "dev-changed"  # a development item changed: its tickets queued to be judged
+    SUBTASKS_OPEN = "subtasks-open"  # entering a closing status with sub-tasks not done, reverted
+    SUBTASKS_DONE = "subtasks-done"  # entering a closing status with every sub-task done (or none)
+    SUBTASKS_FINISHED = "subtasks-finished"  # the last open sub-task is done: the parent moves on
+    SUBTASK_CHANGED = "subtask-changed"  # a sub-task changed; its parent stays where it is
 
 
 class Need(str, enum.Enum):
