@@ -31,6 +31,7 @@ from bridge.trackers.base import (
 from bridge.trackers.http import RestClient, RetryPolicy, segment, send, send_once
 from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
 from bridge.trackers.jira_links import put_remote_link, remote_link_body
+from bridge.trackers.jira_subtasks import with_family
 from bridge.trackers.jira_parsing import (
     comment_text,
     completed,
@@ -254,7 +255,7 @@ class JiraTracker:
             Transition(str(t["id"]), t.get("name", ""), _name(t.get("to")) or "")
             for t in issue.get("transitions") or []
         )
-        return Ticket(issue.get("key", key), _name(found.get("status")) or "", found, transitions)
+        return with_family(Ticket(issue.get("key", key), _name(found.get("status")) or "", found, transitions), found)
 
     # -- what periodic jobs read ---------------------------------------------------------
     async def search(self, wanted: Search) -> AsyncIterator[Found]:
