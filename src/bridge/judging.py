@@ -39,6 +39,7 @@ from bridge.engine.development import decide_development, named_items
 from bridge.engine.replies import trimmed
 from bridge.engine.timers import Stay, decide_timer, entered, step_of
 from bridge.store import Store
+from bridge.subtasks import judge_parent
 from bridge.trackers.base import Tracker, TrackerUnavailable
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
@@ -112,6 +113,9 @@ class Judge:
             queued = await self._changed("jira", change)
             if queued is not None:
                 return event, queued
+            moved = await judge_parent(self.tracker, self.workflows(), event)  # a sub-task's?
+            if moved is not None:
+                return event, moved
         if (event.ticket is None and Need.TICKET in decision.needs) or trimmed(event, self.workflows()):
             event = await self.tracker.resolve(event)
             workflow = self.workflow_of(event)

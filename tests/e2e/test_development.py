@@ -93,8 +93,11 @@ def hyperlinks(devops, item: int) -> list[str]:
 def test_a_pbi_that_exists_is_linked_both_ways_once(jira, devops, service):
     in_progress(jira, "SRV-1", "PBI 4711")
     to_development(jira, "SRV-1")
-    decision = decided(service, "SRV-1", "dev-linked")
-    assert decision["verdict"] == "allowed" and [a["outcome"] for a in decision["actions"]] == ["done"]
+    decided(service, "SRV-1", "dev-linked")
+    # the last action's outcome is recorded as its delivery ends
+    decision = wait_until(lambda: [d for d in service.api("/api/decisions", ticket="SRV-1")
+                                   if d["rule"] == "dev-linked" and d["actions"][0]["outcome"] == "done"], timeout=10)[0]
+    assert decision["verdict"] == "allowed"
     assert jira("GET", "/issues/SRV-1")["status"] == "Na vývoji"
     assert hyperlinks(devops, 4711) == [f"{jira.url}/browse/SRV-1"]
     (remote,) = jira("GET", "/issues/SRV-1")["remote_links"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from . import attachments, links, worklogs
+from . import attachments, links, subtasks, worklogs
 from .faults import Fault, new_fault, take_fault
 from .history import Change, seeded, state_json
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
@@ -55,6 +55,7 @@ class Issue:
     reporter: dict[str, Any] | None = None  # a seeded user, shown as this deployment shows users
     attachments: list[attachments.Attachment] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)  # entity properties, by key
+    parent: str | None = None  # the key of the issue this one is a sub-task of
 
 
 class JiraStandin:
@@ -143,10 +144,11 @@ class JiraStandin:
     def add_issue(self, data: dict[str, Any]) -> Issue:
         """A ticket as a seed describes it; with `history` (oldest first, ending in its
         status) it was created at the first change and last updated at the last one, or at
-        the last of its `worklogs` logged after. `reporter` is a user, `organizations` names."""
+        the last of its `worklogs` logged after. `reporter` is a user, `organizations` names;
+        with `parent` (a key) it is a sub-task of that issue."""
         key = data["key"]
         self.set_workflow({}, data.get("statuses"))
-        issuetype = data.get("issuetype", "Servis")
+        issuetype = subtasks.issuetype(data) or data.get("issuetype", "Servis")
         if not isinstance(issuetype, dict):
             issuetype = {"id": ISSUE_TYPE_IDS.get(issuetype, "10000"), "name": issuetype,
                          "subtask": False}
@@ -168,7 +170,8 @@ class JiraStandin:
         table = data.get("transitions")
         issue = Issue(str(data.get("id") or 20000 + next(self._seq)), key, status, fields,
                       None if table is None else self._transition_table(table), [], history,
-                      logged, list(data.get("organizations", [])), data.get("reporter"))
+                      logged, list(data.get("organizations", [])), data.get("reporter"),
+                      parent=data.get("parent"))
         self.status(issue.status)
         issue.attachments = attachments.seeded(self, data.get("attachments", []))
         self.issues[key] = issue
@@ -256,6 +259,8 @@ class JiraStandin:
         keep_all = not included or included & {"*all", "*navigable"}
         every = {**issue.fields, "status": self.status_json(issue.status, base),
                  "issuelinks": links.issuelinks_json(self, issue, base)}
+        if keep_all or included & {"subtasks", "parent"}:
+            every.update(subtasks.fields_json(self, issue, base))
         if not included or included & {"*all", "worklog"}:
             every["worklog"] = worklogs.field_json(self, issue, base, version)
         if issue.reporter:

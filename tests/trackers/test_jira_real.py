@@ -48,6 +48,7 @@ EXPECTED = {
     "cloud_issue_updated_attachments.json": (U, "TES-41", ALICE),
     "cloud_issue_updated_custom_field.json": (U, "TES-14", KIM),
     "cloud_issue_updated_sprint.json": (U, "TES-41", ALICE),
+    "cloud_issue_updated_with_subtasks.json": (U, "GOLD-137", "5af9bec4d95cfc55bfb77e36"),
     "cloud_issue_updated_without_event_type.json": (U, "TES-41", ALICE),
     "cloud_issuelink_created.json": NONE,
     "cloud_issuelink_deleted.json": NONE,

@@ -12,7 +12,7 @@ from bridge.workflows import Workflow, WorkflowSet, check_paths, load_dir, load_
 from bridge.workflows.model import CustomerTransition, Messages
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
-NAMES = ["deso-crm", "service-sheet", "targito-support"]
+NAMES = ["deso-crm", "service-sheet", "targito-support", "warranticon"]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,7 @@ def test_the_folder_is_one_valid_set(shipped: WorkflowSet) -> None:
         (None, "Potřebuji podporu", "targito-support"),
         (None, "Mám námět na novou funkci", "targito-support"),
         ("CRM", None, "deso-crm"),
+        ("Zgłoszenie", None, "warranticon"),
         ("Bug", None, None),
         (None, "Bug", None),
     ],
@@ -139,7 +140,8 @@ def test_what_each_workflow_bills(shipped: WorkflowSet) -> None:
     assert billing_names(service) == (["Hotovo"], ["Zrušeno"], "Schváleno")
     assert billing_names(by_name(shipped, "targito-support")) == (["Done"], [], "Done")
     assert billing_names(by_name(shipped, "deso-crm")) == (["Closed"], [], None)
-    assert all(wf.billing and wf.billing.rounding is None for wf in shipped), "rounding is opt-in"
+    assert by_name(shipped, "warranticon").billing is None
+    assert all(wf.billing is None or wf.billing.rounding is None for wf in shipped), "rounding is opt-in"
 
 
 def placeholders(template: str) -> set[str]:
@@ -230,3 +232,34 @@ def test_the_rules_on_creation_each_process_states(shipped: WorkflowSet) -> None
     )
     (bug,) = targito.required
     assert bug.request_types == ["Něco mi nefunguje"] and list(bug.fields) == ["description"] and bug.public
+
+
+def test_warranticon_closes_a_ticket_only_once_its_tasks_are_done(shipped: WorkflowSet) -> None:
+    wf = by_name(shipped, "warranticon")
+    assert wf.language == "pl" and wf.applies_to.issue_types == ["Zgłoszenie"]
+    assert list(wf.statuses.values()) == ["Nowe", "Zaakceptowane", "W toku", "Zamknięte"]
+    assert wf.statuses[wf.initial] == "Nowe" and not wf.customer_transitions
+    way = [wf.status_id(name) for name in ("Nowe", "Zaakceptowane", "W toku", "Zamknięte")]
+    assert all(b in wf.flow[a] for a, b in zip(way, way[1:])), "the process runs along flow"
+    rules = wf.subtasks
+    assert rules is not None and [wf.statuses[sid] for sid in rules.closing] == ["Zamknięte"]
+    assert rules.then is None, "moving the ticket on by itself is documented, not shipped"
+    assert wf.required_fields() == {"subtasks"}
+
+
+def test_polish_texts_are_translated_and_format(shipped: WorkflowSet) -> None:
+    from bridge.workflows.subtasks import SubtaskMessages
+
+    wf = by_name(shipped, "warranticon")
+    assert wf.subtasks is not None
+    values = dict.fromkeys(
+        ["ticket", "from_status", "to_status", "allowed", "missing", "actor", "label", "status",
+         "entered", "after", "deadline", "next", "left", "tasks", "count", "key", "summary"], "x"
+    )  # fmt: skip
+    for owner, defaults in ((wf.messages, Messages()), (wf.subtasks.messages, SubtaskMessages())):
+        for field in type(defaults).model_fields:
+            text = getattr(owner, field)
+            assert text != getattr(defaults, field), f"{field} is not translated"
+            assert "{" not in text.format_map(values), field
+    assert re.search(r"[ąćęłńóśźż]", wf.subtasks.messages.open_tasks)
+    assert "{tasks}" in wf.subtasks.messages.open_tasks, "the comment names the open tasks"

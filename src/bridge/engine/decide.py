@@ -20,6 +20,8 @@ its workflow's rules on creation (`bridge.engine.creation`).
 
 A comment on a governed ticket may be a customer's reply, which moves a waiting ticket back
 to the team (`bridge.engine.replies`).
+
+A move into a closing status stands only with every sub-task done (`bridge.engine.subtasks`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bridge.engine.attachments import judge_attachments
 from bridge.engine.creation import decide_creation
 from bridge.engine.development import Refusal, check_entry, entering
 from bridge.engine.replies import decide_reply
+from bridge.engine.subtasks import OpenTasks, check_close, closing
 from bridge.engine.model import (
     COMMENT_WINDOW,
     Action,
@@ -80,6 +83,12 @@ def decide(
     were read at (None: the window is taken as closed). `items`: the development items the
     ticket names, as their provider has them (None when not yet asked)."""
     decision = _decide(event, workflow, ticket, chain, _Comments(comments, now, window))
+    if workflow is not None and closing(event, workflow, decision):  # sub-tasks must be done
+        closed = check_close(event, workflow, ticket, decision)
+        if isinstance(closed, OpenTasks):
+            assert ticket is not None
+            closed = _revert(event, workflow, ticket, Rule.SUBTASKS_OPEN, closed.reason, closed.text)
+        return replace(closed, chain_from=decision.chain_from) if closed.verdict is not Verdict.NEEDS else closed
     decision = judge_attachments(event, workflow, ticket, decision)
     if workflow is None or not entering(event, workflow, decision):
         return decision

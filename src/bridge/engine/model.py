@@ -55,6 +55,17 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class TaskRef:
+    """Another ticket as a ticket names it: one of its sub-tasks, or its parent."""
+
+    key: str
+    summary: str = ""
+    status: str = ""
+    done: bool = False  # its status is a done one (Jira: in the Done status category)
+    issue_type: str | None = None
+
+
+@dataclass(frozen=True)
 class Ticket:
     """The ticket as the tracker shows it now."""
 
@@ -63,6 +74,8 @@ class Ticket:
     fields: dict[str, Any] = field(default_factory=dict)
     transitions: tuple[Transition, ...] | None = ()  # None: not known (no tracker to ask)
     channel: str | None = None  # where the request came in (JSM: email, portal…); "" none; None: not read
+    subtasks: tuple[TaskRef, ...] | None = None  # None: the tracker did not list them
+    parent: TaskRef | None = None  # of a sub-task
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,7 @@ class Verdict(str, enum.Enum):
     EXPIRED = "expired"  # a timer ran out: the bridge moves the ticket along its path
     REMINDED = "reminded"  # a timer's reminder falls due
     WAITING = "waiting"  # a fact may still arrive (a comment): ask again at `wait_until`
-    RETURNED = "returned"  # the bridge moves the ticket on: development is done, a customer replied
+    RETURNED = "returned"  # the bridge moves the ticket on: work elsewhere is done (development, sub-tasks), a customer replied
     REJECTED = "rejected"  # a customer's attachment breaks the policy: they are told (and it goes)
     CORRECTED = "corrected"  # a new ticket brought in line with the rules on creation
 
@@ -214,6 +227,10 @@ class Rule(str, enum.Enum):
     REQUIRED_FIELDS = "required-fields"  # fields a new ticket of its type lacks, asked for
     REPLY = "reply"  # a customer's public comment on a waiting ticket: back to the team
     COMMENT = "comment"  # a comment that moves nothing (the team's, internal, not waiting)
+    SUBTASKS_OPEN = "subtasks-open"  # entering a closing status with sub-tasks not done, reverted
+    SUBTASKS_DONE = "subtasks-done"  # entering a closing status with every sub-task done (or none)
+    SUBTASKS_FINISHED = "subtasks-finished"  # the last open sub-task is done: the parent moves on
+    SUBTASK_CHANGED = "subtask-changed"  # a sub-task changed; its parent stays where it is
 
 
 class Need(str, enum.Enum):

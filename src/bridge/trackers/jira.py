@@ -33,6 +33,7 @@ from bridge.trackers.jira_attachments import delete_attachment
 from bridge.trackers.jira_changelog import oldest_first, searched, status_changes
 from bridge.trackers.jira_fields import request_channel, update_fields
 from bridge.trackers.jira_links import put_remote_link, remote_link_body
+from bridge.trackers.jira_subtasks import with_family
 from bridge.trackers.jira_parsing import (
     comment_text,
     completed,
@@ -258,7 +259,7 @@ class JiraTracker:
             Transition(str(t["id"]), t.get("name", ""), _name(t.get("to")) or "")
             for t in issue.get("transitions") or []
         )
-        return Ticket(issue.get("key", key), _name(found.get("status")) or "", found, transitions)
+        return with_family(Ticket(issue.get("key", key), _name(found.get("status")) or "", found, transitions), found)
 
     # -- what periodic jobs read ---------------------------------------------------------
     async def search(self, wanted: Search) -> AsyncIterator[Found]:

@@ -20,6 +20,7 @@ from bridge.engine import Actor, Comment, Event, Found, Kind, Role, StatusChange
 from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
 from bridge.trackers.base import MalformedDelivery
 from bridge.trackers.jira_attachments import added_attachments
+from bridge.trackers.jira_subtasks import with_family
 
 # Jira's issue key: the project key (a letter, then letters, digits or underscores) and the
 # issue's number. Anything else would not name one ticket once put into a REST path.
@@ -97,7 +98,7 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         to_status=_text(_get(status_item, "toString"), "changelog.items.toString") if status_item else status,
         comment=_said(comment, kind),
         raw_event=_text(name, "webhookEvent", KEY_LENGTH),
-        snapshot=Ticket(key, status or "", dict(fields), transitions=None),
+        snapshot=with_family(Ticket(key, status or "", dict(fields), transitions=None), fields),
         ticket_id=_digits(issue.get("id")),
         at=_at(payload.get("timestamp")),
         change_id=_change_id(payload.get("changelog")) if status_item else None,

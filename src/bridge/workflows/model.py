@@ -26,6 +26,7 @@ from bridge.workflows.creation import OnCreate
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
 from bridge.workflows.replies import STUCK_DEFAULT, reply_problems
+from bridge.workflows.subtasks import Subtasks
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
 STATUS_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -176,6 +177,9 @@ class Workflow(_Strict):
         description="Waiting status → the team's status: a customer's public comment while the "
         "ticket waits there moves it back to the team.",
     )
+    subtasks: Subtasks | None = Field(
+        None, description="Statuses a ticket enters only with every sub-task done; none: no such rule."
+    )
 
     # -- lookups used by the engine ---------------------------------------------------------
     @cached_property
@@ -210,6 +214,7 @@ class Workflow(_Strict):
         found |= {self.development.field} if self.development else set()
         found |= {ATTACHMENT_FIELD} if self.attachments else set()
         found |= self.on_create.fields() if self.on_create else set()
+        found |= {"subtasks"} if self.subtasks else set()  # Jira lists each with its status
         return found | {f for move in self.customer_transitions for f in move.requires.fields}
 
     def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
@@ -283,6 +288,8 @@ class Workflow(_Strict):
         if self.on_create is not None:
             yield from self.on_create.problems(self.applies_to.request_types, self.applies_to.issue_types)
         yield from reply_problems(self.replies, self.statuses, self.flow, self.messages.reply_stuck)
+        if self.subtasks is not None:
+            yield from self.subtasks.problems(self.statuses, self.flow)
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)
