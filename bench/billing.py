@@ -35,20 +35,18 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.common import (
-    HOST,
     JIRA_TOKEN,
     JIRA_USER,
     PYTHON,
     WORKFLOWS,
     BenchError,
-    Child,
     CpuWatch,
     add_run_options,
     clean_env,
     finish_run,
     log,
     our_pids,
-    read_line,
+    start_standin,
     run_part,
 )
 
@@ -206,13 +204,7 @@ def run(*, tickets: int = 10000, worklogs: int = 10, log_level: str = "WARNING",
                                "workdir": str(tmp)}
     ok = False
     try:
-        standin = Child("jira stand-in", [PYTHON, "-m", "tests.standin", "--host", HOST, "--port", "0",
-                                          "--state-file", str(tmp / "seed.json")],
-                        log_path=tmp / "standin.log", stdout_pipe=True)
-        line = read_line(standin, timeout=300)
-        if not line.startswith("JIRA-STANDIN READY "):
-            raise BenchError(f"unexpected first line from the stand-in: {line!r}")
-        jira = line.split()[-1]
+        standin, jira = start_standin(tmp, timeout=300)
         control = httpx.Client(base_url=f"{jira}/_standin", timeout=120)
         log(f"billing: reference, paging through {tickets} tickets")
         results["reference"] = reference(jira, jql(month))

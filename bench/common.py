@@ -355,3 +355,14 @@ def read_line(child: Child, timeout: float) -> str:
         child.check_alive()
         raise BenchError(f"{child.name} closed its stdout")
     return line.decode("utf-8", "replace").strip()
+
+
+def start_standin(tmp: Path, timeout: float) -> tuple[Child, str]:
+    """The Jira stand-in seeded from `tmp/seed.json`, and its URL once it listens."""
+    standin = Child("jira stand-in", [PYTHON, "-m", "tests.standin", "--host", HOST, "--port", "0",
+                                      "--state-file", str(tmp / "seed.json")],
+                    log_path=tmp / "standin.log", stdout_pipe=True)
+    line = read_line(standin, timeout=timeout)
+    if not line.startswith("JIRA-STANDIN READY "):
+        raise BenchError(f"unexpected first line from the stand-in: {line!r}")
+    return standin, line.split()[-1]

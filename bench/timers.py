@@ -25,18 +25,16 @@ from typing import Any
 import httpx
 
 from bench.common import (
-    HOST,
     JIRA_TOKEN,
     JIRA_USER,
     PYTHON,
     WORKFLOWS,
     BenchError,
-    Child,
     add_run_options,
     clean_env,
     finish_run,
     log,
-    read_line,
+    start_standin,
     run_part,
 )
 
@@ -99,13 +97,7 @@ def run(*, tickets: int = 10000, expired_every: int = 100, log_level: str = "INF
     results: dict[str, Any] = {"tickets": tickets, "expired": expected, "workdir": str(tmp)}
     ok = False
     try:
-        standin = Child("jira stand-in", [PYTHON, "-m", "tests.standin", "--host", HOST, "--port", "0",
-                                          "--state-file", str(tmp / "seed.json")],
-                        log_path=tmp / "standin.log", stdout_pipe=True)
-        line = read_line(standin, timeout=120)
-        if not line.startswith("JIRA-STANDIN READY "):
-            raise BenchError(f"unexpected first line from the stand-in: {line!r}")
-        jira = line.split()[-1]
+        standin, jira = start_standin(tmp, timeout=120)
         control = httpx.Client(base_url=f"{jira}/_standin", timeout=120)
         log(f"timers: reference, paging through {tickets} tickets")
         results["reference"] = reference(jira)
