@@ -13,7 +13,6 @@ import asyncio
 import base64
 import itertools
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 
 from tests.standin.faults import Fault, new_fault
+from tests.standin.sending import deliver
 
 DEFAULT_TYPE = "Product Backlog Item"
 DEVELOPER = {"id": "e1a2b3c4-0000-1111-2222-333344445555", "displayName": "Eva Vývojářová",
@@ -240,15 +240,8 @@ class DevOpsStandin:
         if hook.get("password") is not None:
             pair = f"{hook.get('user') or ''}:{hook['password']}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        record = {"url": hook["url"], "event": body["id"], "item": body["resource"]["workItemId"],
-                  "body": body, "status": None, "error": None, "at": time.monotonic()}
-        self.deliveries.append(record)
-        try:
-            async with httpx.AsyncClient(transport=self._transport, timeout=10) as client:
-                response = await client.post(hook["url"], content=raw, headers=headers)
-            record["status"] = response.status_code
-        except httpx.HTTPError as exc:
-            record["error"] = repr(exc)
+        await deliver(self._transport, self.deliveries, hook["url"], raw, headers,
+                      event=body["id"], item=body["resource"]["workItemId"], body=body)
 
     async def drain(self) -> None:
         """Wait until every hook delivery started so far has finished."""

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -19,6 +18,7 @@ import httpx
 from . import attachments, links, subtasks, worklogs
 from .faults import Fault, new_fault, take_fault
 from .history import Change, seeded, state_json
+from .sending import deliver
 from .times import DEFAULT_ZONE, jira_time, now, parse_time, zone
 
 INTERNAL_COMMENT_PROPERTY = "sd.public.comment"
@@ -374,15 +374,8 @@ class JiraStandin:
         if webhook["secret"]:
             digest = hmac.new(webhook["secret"].encode(), raw, hashlib.sha256).hexdigest()
             headers["X-Hub-Signature"] = f"sha256={digest}"
-        record = {"url": webhook["url"], "headers": headers, "body": event, "status": None,
-                  "error": None, "at": time.monotonic()}
-        self.deliveries.append(record)
-        try:
-            async with httpx.AsyncClient(transport=self._transport, timeout=10) as client:
-                response = await client.post(webhook["url"], content=raw, headers=headers)
-            record["status"] = response.status_code
-        except httpx.HTTPError as exc:
-            record["error"] = repr(exc)
+        await deliver(self._transport, self.deliveries, webhook["url"], raw, headers,
+                      headers=headers, body=event)
 
     async def drain(self) -> None:
         """Wait until every webhook delivery started so far has finished."""
