@@ -130,15 +130,28 @@ def _billing(request: Request) -> Billing:
     return request.app.state.services.billing
 
 
-def _period(request: Request, first: str | None, last: str | None, month: str | None) -> Period:
+def _period(
+    request: Request,
+    first: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD.")] = None,
+    last: Annotated[str | None, Query(alias="to", description="Last day, YYYY-MM-DD, inclusive.")] = None,
+    month: Annotated[str | None, Query(description="A whole month, YYYY-MM.")] = None,
+) -> Period:
     try:
         return parse_period(ZoneInfo(request.app.state.settings.timezone), first, last, month)
     except PeriodError as exc:
         raise HTTPException(422, str(exc)) from None
 
 
-def _layout(fmt: Format, granularity: Granularity, delimiter: Delimiter) -> Layout:
-    return Layout(fmt.value, granularity.value, "\t" if delimiter is Delimiter.TAB else delimiter.value)
+def _layout(
+    format: Format = Format.CSV,
+    granularity: Granularity = Granularity.TICKET,
+    delimiter: Delimiter = Delimiter.COMMA,
+) -> Layout:
+    return Layout(format.value, granularity.value, "\t" if delimiter is Delimiter.TAB else delimiter.value)
+
+
+PeriodAsked = Annotated[Period, Depends(_period)]
+LayoutAsked = Annotated[Layout, Depends(_layout)]
 
 
 def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
@@ -148,9 +161,9 @@ def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
             yield chunk
 
 
-def _file(spool: IO[bytes], fmt: Format, name: str) -> StreamingResponse:
-    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt.value}"'}
-    return StreamingResponse(_chunks(spool), media_type=MEDIA[fmt.value], headers=headers)
+def _file(spool: IO[bytes], fmt: str, name: str) -> StreamingResponse:
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    return StreamingResponse(_chunks(spool), media_type=MEDIA[fmt], headers=headers)
 
 
 @router.get(
@@ -163,26 +176,16 @@ def _file(spool: IO[bytes], fmt: Format, name: str) -> StreamingResponse:
         503: {"model": ErrorMessage, "description": "No tracker configured"},
     },
 )
-async def preview(
-    request: Request,
-    asker: Asker,
-    first: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD.")] = None,
-    last: Annotated[str | None, Query(alias="to", description="Last day, YYYY-MM-DD, inclusive.")] = None,
-    month: Annotated[str | None, Query(description="A whole month, YYYY-MM.")] = None,
-    format: Format = Format.CSV,
-    granularity: Granularity = Granularity.TICKET,
-    delimiter: Delimiter = Delimiter.COMMA,
-) -> StreamingResponse:
+async def preview(request: Request, asker: Asker, period: PeriodAsked, layout: LayoutAsked) -> StreamingResponse:
     """The period's billable work as it stands; nothing is recorded."""
-    period = _period(request, first, last, month)
     billing = _billing(request)
     spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
     try:
-        await billing.preview(period, _layout(format, granularity, delimiter), spool, f"api:{asker}")
+        await billing.preview(period, layout, spool, f"api:{asker}")
     except TrackerError as exc:
         spool.close()
         raise HTTPException(502, f"reading the tracker failed: {exc}") from None
-    return _file(spool, format, f"billing-preview-{period.first}_{period.last}")
+    return _file(spool, layout.fmt, f"billing-preview-{period.first}_{period.last}")
 
 
 @router.post(
@@ -196,16 +199,9 @@ async def preview(
         503: {"model": ErrorMessage, "description": "No tracker configured"},
     },
 )
-async def bill_period(
-    request: Request,
-    asker: Asker,
-    first: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD.")] = None,
-    last: Annotated[str | None, Query(alias="to", description="Last day, YYYY-MM-DD, inclusive.")] = None,
-    month: Annotated[str | None, Query(description="A whole month, YYYY-MM.")] = None,
-) -> JSONResponse:
+async def bill_period(request: Request, asker: Asker, period: PeriodAsked) -> JSONResponse:
     """Bill the period: a final run is recorded in the ledger, and no later export bills
     the same work again."""
-    period = _period(request, first, last, month)
     billing = _billing(request)
     try:
         run = await billing.record(period, f"api:{asker}")
@@ -235,16 +231,14 @@ async def run_export(
     request: Request,
     asker: Asker,
     run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-    format: Format = Format.CSV,
-    granularity: Granularity = Granularity.TICKET,
-    delimiter: Delimiter = Delimiter.COMMA,
+    layout: LayoutAsked,
 ) -> StreamingResponse:
     """A final run exported again, identical to every earlier export of it."""
     ledger = request.app.state.services.billing.ledger
     spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
     try:
-        await asyncio.to_thread(write_run, ledger, run_id, _layout(format, granularity, delimiter), spool)
+        await asyncio.to_thread(write_run, ledger, run_id, layout, spool)
     except ExportError as exc:
         spool.close()
         raise HTTPException(422, str(exc)) from None
-    return _file(spool, format, f"billing-run-{run_id}")
+    return _file(spool, layout.fmt, f"billing-run-{run_id}")
