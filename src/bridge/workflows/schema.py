@@ -25,13 +25,14 @@ BEYOND_SCHEMA = (
     "This schema checks the shape of a workflow file: its keys, the type of each value and "
     "the form of status ids. `bridge check` also checks what a schema cannot express: "
     "every status used under `initial`, `flow`, `customer_transitions`, `on_enter`, "
-    "`timers`, `billing`, `development` and `replies` is declared under `statuses`; every "
-    "status can be reached from `initial` along `flow`; each customer move, each move a "
-    "reply makes, and the move from the development status to its `then`, is part of "
-    "`flow`; no status is both billable and "
-    "never billable; no provider state is both done and removed; no two statuses share a "
-    "tracker name; message templates use only their placeholders; and across files, no "
-    "two workflows share a name or claim the same issue or request type in the same project."
+    "`timers`, `billing`, `development`, `replies` and `subtasks` is declared under "
+    "`statuses`; every status can be reached from `initial` along `flow`; each customer "
+    "move, each move a reply makes, the move from the development status to its `then` and "
+    "each move `subtasks.then` makes is part of `flow`; no status is both billable and "
+    "never billable; no provider state is both done and removed; the types `on_create` "
+    "names are among those the workflow `applies_to`; no two statuses share a tracker "
+    "name; message templates use only their placeholders; and across files, no two "
+    "workflows share a name or claim the same issue or request type in the same project."
 )
 
 
