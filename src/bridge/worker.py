@@ -313,11 +313,12 @@ class Worker:
     async def _judged_elsewhere(
         self, item: Claimed, event: Event, batch: set[tuple[str, str]] | None = None
     ) -> tuple[Finished | None, tuple[str, str] | None]:
-        """A status change that another delivery brought first (a webhook and reconcile both
-        found it) is recorded, not judged again: (that record, None). Otherwise (None, the mark
-        this delivery records as it ends). The bridge's own changes need no mark: reconcile
+        """A change that another delivery brought first (a webhook and reconcile both found
+        it; Jira sent it twice) is recorded, not judged again: (that record, None). Otherwise
+        (None, the mark this delivery records as it ends). Status changes and added
+        attachments are marked: judging either again would act twice. The bridge's own changes need no mark: reconcile
         passes them by."""
-        if event.kind is not Kind.STATUS_CHANGED or event.change_id is None:
+        if event.change_id is None or (event.kind is not Kind.STATUS_CHANGED and not event.attached):
             return None, None
         if event.actor.role is not Role.CUSTOMER and await self.tracker.own_change(event.actor):
             return None, None

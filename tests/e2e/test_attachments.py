@@ -85,3 +85,14 @@ def test_a_one_megabyte_pdf_and_an_agents_exe_are_left_alone(jira, service):
     state = jira("GET", "/issues/CRM-3")
     assert state["comments"] == []
     assert [a["filename"] for a in state["attachments"]] == ["invoice.pdf", "diagnostics.exe"]
+
+
+def test_the_same_attachment_delivered_again_is_answered_once(jira, service):
+    crm_ticket(jira, "CRM-7")
+    attach(jira, "CRM-7", "setup.msi", 10 * 1024)
+    decided(service, "CRM-7", "attachment-rejected")
+    # Jira sends the change again under another delivery id: judged once, one comment
+    sent = next(d for d in jira("GET", "/webhook/deliveries") if "setup.msi" in json.dumps(d["body"]))
+    assert service.post(sent["body"], "sent-again").status_code == 200
+    decided(service, "CRM-7", "judged-before")
+    assert len(jira("GET", "/issues/CRM-7")["comments"]) == 1

@@ -86,6 +86,7 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
     status_item = _status_item(payload.get("changelog"))
     kind = _kind(payload, name, status_item, comment)
     status = _text(_get(fields.get("status"), "name"), "issue.fields.status.name")
+    attached = added_attachments(payload.get("changelog"))
     return Event(
         tracker=tracker,
         kind=kind,
@@ -101,8 +102,8 @@ def _event(payload: Mapping[str, Any], name: str, tracker: str) -> Event:
         snapshot=with_family(Ticket(key, status or "", dict(fields), transitions=None), fields),
         ticket_id=_digits(issue.get("id")),
         at=_at(payload.get("timestamp")),
-        change_id=_change_id(payload.get("changelog")) if status_item else None,
-        attached=added_attachments(payload.get("changelog")),
+        change_id=_change_id(payload.get("changelog")) if status_item or attached else None,
+        attached=attached,
         public=public_of(comment),
     )
 
