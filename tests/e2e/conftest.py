@@ -144,6 +144,14 @@ class Bridge:
         return r.json()
 
 
+def decided(bridge: Bridge, key: str, rule: str, timeout: float = 10) -> dict:
+    """The decision on ticket `key` by `rule`, once its actions are settled (the last one's
+    outcome is recorded as its delivery ends)."""
+    return wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=key) if d["rule"] == rule
+                                    and all(a["outcome"] != "pending" for a in d["actions"])), None),
+                      timeout=timeout)  # type: ignore[return-value]
+
+
 @pytest.fixture
 def jira(standin: str) -> Callable[..., object]:
     """Reset the stand-in and return a helper for its control API."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import CUSTOMER, SECRET, Bridge, wait_until
+from tests.e2e.conftest import CUSTOMER, SECRET, Bridge, decided, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +40,6 @@ def attach(jira, key: str, filename: str, size: int, by: dict = CUSTOMER) -> str
     return event["changelog"]["items"][0]["to"]
 
 
-def decided(bridge: Bridge, key: str, rule: str) -> dict:
-    return wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=key) if d["rule"] == rule), None),
-                      timeout=10)
 
 
 def test_a_customers_exe_is_answered_with_a_comment_naming_it(jira, service):

@@ -8,16 +8,13 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import CUSTOMER, Bridge, wait_until
+from tests.e2e.conftest import CUSTOMER, decided, wait_until
 
 pytestmark = pytest.mark.e2e
 
 BUG, SUPPORT = "Něco mi nefunguje", "Potřebuji podporu"
 
 
-def decided(bridge: Bridge, key: str, rule: str) -> dict:
-    return wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=key) if d["rule"] == rule), None),
-                      timeout=10)
 
 
 def priority(jira, key: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, SECRET, Bridge, wait_until
+from tests.e2e.conftest import ROOT, SECRET, Bridge, decided, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -77,9 +77,6 @@ def to_development(jira, key: str) -> None:
     jira("POST", f"/issues/{key}/transition", {"to": "Na vývoji", "user": AGENT})
 
 
-def decided(bridge: Bridge, key: str, rule: str) -> dict:
-    return wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=key) if d["rule"] == rule), None),
-                      timeout=10)
 
 
 def comments(jira, key: str) -> list[str]:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import CUSTOMER, Bridge, wait_until
+from tests.e2e.conftest import CUSTOMER, Bridge, decided, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -39,8 +39,6 @@ def comment(jira, key: str, user: dict | None, **extra: object) -> dict:
     return jira("POST", f"/issues/{key}/comment", {"body": "Posílám, co jste chtěli.", "user": user, **extra})
 
 
-def decided(bridge: Bridge, key: str, rule: str) -> dict:
-    return wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=key) if d["rule"] == rule), None))
 
 
 def test_a_customers_reply_moves_a_portal_request_back_to_support_without_a_comment(jira, service):

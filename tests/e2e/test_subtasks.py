@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import ROOT, SECRET, Bridge, wait_until
+from tests.e2e.conftest import ROOT, SECRET, Bridge, decided, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,6 @@ def move(jira, key: str, to: str) -> None:
     jira("POST", f"/issues/{key}/transition", {"to": to, "user": AGENT})
 
 
-def decided(bridge: Bridge, key: str, rule: str) -> dict:
-    return wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=key) if d["rule"] == rule), None),
-                      timeout=10)
 
 
 def comments(jira, key: str) -> list[dict]:
