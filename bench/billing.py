@@ -37,7 +37,6 @@ import httpx
 from bench.common import (
     JIRA_TOKEN,
     JIRA_USER,
-    PYTHON,
     WORKFLOWS,
     BenchError,
     CpuWatch,
@@ -45,6 +44,8 @@ from bench.common import (
     clean_env,
     finish_run,
     log,
+    measured_cli,
+    peak_rss_kb,
     our_pids,
     start_standin,
     run_part,
@@ -63,20 +64,6 @@ ORGANIZATIONS = [f"Organizace č. {n} s.r.o." for n in range(1, 21)]
 COMMENTS = ("analýza požadavku", "úprava tiskové sestavy", "test na kopii produkce",
             "konzultace s klientem", "nasazení a kontrola")
 WORKLOG_SECONDS = (900, 1800, 2700, 3600)
-# `bridge export billing ARGS` in a process that reports its own peak RSS as it ends: VmHWM,
-# which starts afresh with the process (getrusage's maxrss is carried over from the parent on exec)
-EXPORT = """
-import re, sys
-from bridge.cli import main
-sys.argv = ["bridge", "export", "billing", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as end:
-    code = end.code
-status = open("/proc/self/status").read()
-print("PEAK_RSS_KB", re.search(r"VmHWM:\\s+(\\d+)", status)[1], file=sys.stderr)
-sys.exit(code)
-"""
 # the search `bridge export billing` makes for the service sheet (as the stand-in logged it)
 FIELDS = "status,issuetype,project,updated,summary,reporter,worklog,customfield_10002"
 
@@ -168,7 +155,7 @@ def export(name: str, args: list[str], *, tmp: Path, env: dict[str, str],
     watch = CpuWatch()
     watch.start()
     started = time.monotonic()
-    done = subprocess.run([PYTHON, "-c", EXPORT, *args], cwd=tmp, env=env,
+    done = subprocess.run(measured_cli("export", "billing", *args), cwd=tmp, env=env,
                           capture_output=True, text=True, timeout=600)
     seconds = time.monotonic() - started
     busy = watch.stop(our_pids())
@@ -176,8 +163,7 @@ def export(name: str, args: list[str], *, tmp: Path, env: dict[str, str],
     if done.returncode != 0:
         raise BenchError(f"bridge export billing {' '.join(args)} exited {done.returncode}: "
                          f"{done.stderr[-500:]}")
-    peak_kb = next((int(line.split()[1]) for line in done.stderr.splitlines()
-                    if line.startswith("PEAK_RSS_KB ")), 0)
+    peak_kb = peak_rss_kb(done.stderr)
     by_kind: dict[str, int] = {}
     for call in control.get("/calls").raise_for_status().json():
         kind = f"{call['method']} {call['path'].split('/rest/api/3/')[-1]}"

@@ -366,3 +366,28 @@ def start_standin(tmp: Path, timeout: float) -> tuple[Child, str]:
     if not line.startswith("JIRA-STANDIN READY "):
         raise BenchError(f"unexpected first line from the stand-in: {line!r}")
     return standin, line.split()[-1]
+
+
+# `bridge ARGS` in a process that reports its own peak RSS as it ends: VmHWM, which starts
+# afresh with the process (getrusage's maxrss is carried over from the parent on exec)
+MEASURED_CLI = """
+import re, sys
+from bridge.cli import main
+sys.argv = ["bridge", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as end:
+    code = end.code
+status = open("/proc/self/status").read()
+print("PEAK_RSS_KB", re.search(r"VmHWM:\\s+(\\d+)", status)[1], file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def measured_cli(*args: str) -> list[str]:
+    """The command line of `bridge ARGS` reporting its peak RSS (see `peak_rss_kb`)."""
+    return [PYTHON, "-c", MEASURED_CLI, *args]
+
+
+def peak_rss_kb(stderr: str) -> int:
+    return next((int(line.split()[1]) for line in stderr.splitlines() if line.startswith("PEAK_RSS_KB ")), 0)

@@ -27,13 +27,14 @@ import httpx
 from bench.common import (
     JIRA_TOKEN,
     JIRA_USER,
-    PYTHON,
     WORKFLOWS,
     BenchError,
     add_run_options,
     clean_env,
     finish_run,
     log,
+    measured_cli,
+    peak_rss_kb,
     start_standin,
     run_part,
 )
@@ -42,20 +43,6 @@ TARGET_SECONDS, TARGET_RSS_MB = 30.0, 150.0
 AGENT = {"accountId": "agent-1", "accountType": "atlassian", "displayName": "Petr Agent"}
 TRANSITIONS = {"Ke schválení": [{"id": "71", "name": "Schválit", "to": "Schváleno"}],
                "Schváleno": [{"id": "81", "name": "Uzavřít", "to": "Hotovo"}]}
-# `bridge sweep timers` in a process that reports its own peak RSS as it ends: VmHWM, which
-# starts afresh with the process (getrusage's maxrss is carried over from the parent on exec)
-SWEEP = """
-import re, sys
-from bridge.cli import main
-sys.argv = ["bridge", "sweep", "timers"]
-try:
-    main()
-except SystemExit as end:
-    code = end.code
-status = open("/proc/self/status").read()
-print("PEAK_RSS_KB", re.search(r"VmHWM:\\s+(\\d+)", status)[1], file=sys.stderr)
-sys.exit(code)
-"""
 JQL = 'status in ("Ke schválení") AND issuetype in ("Servis") ORDER BY updated ASC, key ASC'
 
 
@@ -109,11 +96,10 @@ def run(*, tickets: int = 10000, expired_every: int = 100, log_level: str = "INF
                         BRIDGE_JIRA_URL=jira, BRIDGE_JIRA_USER=JIRA_USER,
                         BRIDGE_JIRA_TOKEN=JIRA_TOKEN, **(bridge_env or {}))
         started = time.monotonic()
-        done = subprocess.run([PYTHON, "-c", SWEEP], cwd=tmp, env=env,
+        done = subprocess.run(measured_cli("sweep", "timers"), cwd=tmp, env=env,
                               capture_output=True, text=True, timeout=600)
         seconds = time.monotonic() - started
-        peak_kb = next((int(line.split()[1]) for line in done.stderr.splitlines()
-                        if line.startswith("PEAK_RSS_KB ")), 0)
+        peak_kb = peak_rss_kb(done.stderr)
         (tmp / "sweep.out").write_text(done.stdout + done.stderr, "utf-8")
         if done.returncode != 0:
             raise BenchError(f"bridge sweep timers exited {done.returncode}: {done.stderr[-500:]}")
