@@ -27,9 +27,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.redmine_real.hooks import HookRelay
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 REDMINE = Path("/usr/share/redmine")
+PLUGIN = HERE / "plugin" / "redmine_bridge_hook"
+HOOK_URL_VARIABLE = "REDMINE_BRIDGE_HOOK_URL"
 INSTANCE_DATABASE = Path("/etc/redmine/default/database.yml")
 WORKFLOWS = ("service-sheet.yaml", "warranticon.yaml")
 RUN_AS = "www-data"
@@ -68,7 +72,8 @@ class RealRedmine:
     Users are named by login: `bridge-bot` (role Bridge, not an admin), `zakaznik` (Zákazník),
     `resitel` (Řešitel). Helpers that change something return the `httpx.Response` so that a
     test can look at Redmine's answer; `create_issue` and `issue` return the issue and raise on
-    an unexpected answer.
+    an unexpected answer. `hooks` holds what the test plugin posted after each issue was
+    created or updated (redmine_webhook's shape); set `hooks.forward_to` to pass them on.
     """
 
     url: str
@@ -85,6 +90,7 @@ class RealRedmine:
     activities: list[dict[str, Any]]
     forbidden_for_bot: Transition
     log_path: Path
+    hooks: HookRelay
     _clients: list[httpx.Client] = field(default_factory=list, repr=False)
 
     @property
@@ -259,6 +265,8 @@ class RedmineProcess:
             "LANG": "C.UTF-8",
             "RAILS_ENV": "production",
             "DATABASE_URL": f"sqlite3:{self.database}",
+            # Unbuffered output, so that the log tail shown on failure is the whole story.
+            "RUBYOPT": f"-r{self.dir / 'sync_output.rb'}",
             **self.extra_env,
             **more,
         }
@@ -266,6 +274,7 @@ class RedmineProcess:
     def prepare(self) -> None:
         shutil.copyfile(installed_database(), self.database)
         shutil.copyfile(HERE / "configure.rb", self.dir / "configure.rb")
+        (self.dir / "sync_output.rb").write_text("STDOUT.sync = true\nSTDERR.sync = true\n", encoding="utf-8")
         for name in WORKFLOWS:
             shutil.copyfile(ROOT / "workflows" / name, self.dir / name)
         _chown_tree(self.dir, RUN_AS)
@@ -337,7 +346,32 @@ class RedmineProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _redmine_from(config: dict[str, Any], url: str, log: Path) -> RealRedmine:
+def install_plugin() -> None:
+    """Put the test plugin among Redmine's plugins, replacing an older copy. It sends nothing
+    unless its server has REDMINE_BRIDGE_HOOK_URL, so other Redmine users are not affected."""
+    target = REDMINE / "plugins" / PLUGIN.name
+    if _same_tree(PLUGIN, target):
+        return
+    target.parent.mkdir(exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{PLUGIN.name}-", dir=target.parent))
+    shutil.copytree(PLUGIN, staged, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    staged.chmod(0o755)
+    if target.exists():
+        old = target.with_name(f".{PLUGIN.name}-old-{os.getpid()}")
+        target.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    staged.rename(target)
+
+
+def _same_tree(source: Path, target: Path) -> bool:
+    if not target.is_dir():
+        return False
+    files = {p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    present = {p.relative_to(target) for p in target.rglob("*") if p.is_file()}
+    return files == present and all((source / f).read_bytes() == (target / f).read_bytes() for f in files)
+
+
+def _redmine_from(config: dict[str, Any], url: str, log: Path, hooks: HookRelay) -> RealRedmine:
     forbidden = config["forbidden_for_bot"]
     return RealRedmine(
         url=url,
@@ -364,6 +398,7 @@ def _redmine_from(config: dict[str, Any], url: str, log: Path) -> RealRedmine:
             to_id=forbidden["to_id"],
         ),
         log_path=log,
+        hooks=hooks,
     )
 
 
@@ -382,12 +417,14 @@ def install_or_skip() -> None:
 def real_redmine() -> Iterator[RealRedmine]:
     """A configured Redmine of this session's own, running as www-data (see RealRedmine)."""
     install_or_skip()
-    process = RedmineProcess()
+    install_plugin()
+    hooks = HookRelay()
+    process = RedmineProcess({HOOK_URL_VARIABLE: hooks.url})
     redmine: RealRedmine | None = None
     try:
         process.prepare()
         config = process.configure()
-        redmine = _redmine_from(config, process.url, process.log)
+        redmine = _redmine_from(config, process.url, process.log, hooks)
         process.start(redmine.api_key(BOT))
         yield redmine
     finally:
@@ -395,3 +432,4 @@ def real_redmine() -> Iterator[RealRedmine]:
             redmine.close()
         process.stop()
         process.remove()
+        hooks.close()
