@@ -61,8 +61,8 @@ class Transition:
 class RedmineUser:
     login: str
     id: int
-    api_key: str
-    role: str
+    api_key: str = field(repr=False)
+    role: str = ""
 
 
 @dataclass
