@@ -296,14 +296,14 @@ class _Reader:
         if missing:
             keys = "key " + missing[0] if len(missing) == 1 else "keys " + ", ".join(missing)
             self.problem(at, f"missing required {keys}")
-        self.keys(entry, kind)
+        keys_wrong = self.keys(entry, kind)
         url = self.url(entry, kind)
         values: dict[str, SecretStr | None] = {}
         for key in ("token_env", "api_key_env", "webhook_secret_env"):
             if kind is None or key in _KEYS[kind]:  # the other kind's: refused by `keys`
                 values[key] = self.secret(entry, key, label)
         user = self.text(entry, "user")
-        if user is not None and kind == "jira" and "token_env" not in entry:
+        if user is not None and kind == "jira" and "token_env" not in entry and not keys_wrong:
             self.problem(
                 _position(entry, "user", of_key=True),
                 "'user' needs 'token_env' beside it, naming the variable with its API token",
@@ -354,8 +354,10 @@ class _Reader:
             return None
         return "jira" if value == "jira" else "redmine"
 
-    def keys(self, entry: CommentedMap, kind: Kind | None) -> None:
-        """Keys that are no setting of this kind of site, and secrets written inline."""
+    def keys(self, entry: CommentedMap, kind: Kind | None) -> bool:
+        """Keys that are no setting of this kind of site, and secrets written inline; True
+        when there were any (a mistyped key may be the one that seems to be missing)."""
+        before = len(self.problems)
         allowed = _KEYS[kind] if kind else _ALL_KEYS
         for key in entry:
             at = _position(entry, key, of_key=True)
@@ -380,6 +382,7 @@ class _Reader:
             else:
                 present = [k for k in allowed if k not in entry]
                 self.problem(at, f"unknown key '{key}'{_suggest(key, present)}")
+        return len(self.problems) > before
 
     def url(self, entry: CommentedMap, kind: Kind | None) -> str | None:
         if "url" not in entry:
