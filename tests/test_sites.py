@@ -436,6 +436,7 @@ def test_a_sites_file_and_a_tracker_url_together_are_refused_in_one_line(
 # -- a site built in code ----------------------------------------------------------------------
 @pytest.mark.parametrize("values,says", [
     ({"name": "Acme"}, "not a valid site name"),
+    ({"name": "devops"}, "taken by the Azure DevOps service hook"),
     ({"kind": "gitlab"}, "kind must be jira or redmine"),
     ({"api_key": SecretStr("k")}, "a Jira site has a token, not an api_key"),
     ({"kind": "redmine", "token": SecretStr("t")}, "a Redmine site has an api_key"),

@@ -114,6 +114,8 @@ class SiteConfig:
 
     def __post_init__(self) -> None:
         problem = site_name_problem(self.name) if isinstance(self.name, str) else "not text"
+        if problem is None and self.name in RESERVED_NAMES:
+            problem = f"site name '{self.name}' is taken by {RESERVED_NAMES[self.name]}"
         if problem:
             raise ValueError(problem)
         if self.kind not in KINDS:
