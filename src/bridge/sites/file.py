@@ -1,52 +1,39 @@
-"""Sites: the trackers one deployment serves, each with its own credentials, secret and workflows.
+"""The sites file: YAML kept in git, so it names where secrets are, never the secrets.
 
-A site is one tracker instance, a Jira site or a Redmine, under a name that becomes its
-webhook path (`/webhooks/<name>`) and is recorded in every row about it. A deployment with
-one tracker keeps describing it with `BRIDGE_JIRA_*` or `BRIDGE_REDMINE_*`, as it always
-has: those settings become the site `jira` or `redmine`. A deployment with several names a
-YAML file (`BRIDGE_SITES_FILE`) that lists them.
-
-The file is kept in git beside the workflows, so it never holds a secret: a credential is
-named by the environment variable that holds it (`token_env: ACME_JIRA_TOKEN`), and a
-secret written inline is refused rather than used. Like a workflow, the file is read by
-people who edit it by hand, so every problem is reported at once as `path:line:col:
-message`, with the key probably meant; a message never repeats a secret, nor anything that
-may be one (a value given where a variable's name belongs, a URL that may carry a password).
-
-What a site lists of the workflows, and what the workflows say of the sites, can only be
-checked once both are loaded: `unknown_workflows` and `site_problems` do that.
+Like a workflow, it is edited by hand, so every problem is reported at once as
+`path:line:col: message`, with the key probably meant; a message never repeats a secret,
+nor anything that may be one (a value given where a variable's name belongs, a URL that
+may carry a password).
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from dotenv import dotenv_values
 from pydantic import AnyHttpUrl, SecretStr, TypeAdapter, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from bridge.config import ENV_PREFIX, Settings, SettingsError
+from bridge.sites.model import (
+    DEFAULT_CUSTOMER_ROLES,
+    DEFAULT_POLL_INTERVAL,
+    DEPLOYMENTS,
+    KINDS,
+    RESERVED_NAMES,
+    Kind,
+    Origin,
+    SiteConfig,
+    SitesError,
+    did_you_mean,
+)
 from bridge.workflows.limits import LimitExceeded, bounded_yaml, read_text
-from bridge.workflows.loader import WorkflowSet, load_dir, locate
-from bridge.workflows.problems import Problem, WorkflowError, kind_of
+from bridge.workflows.problems import Problem, kind_of
 from bridge.workflows.site_names import site_name_problem
 from bridge.workflows.syntax import syntax_problem
 
-Kind = Literal["jira", "redmine"]
-Deployment = Literal["cloud", "datacenter"]
-KINDS: tuple[Kind, ...] = ("jira", "redmine")
-DEPLOYMENTS: tuple[Deployment, ...] = ("cloud", "datacenter")
-DEFAULT_CUSTOMER_ROLES = frozenset({"Customer", "Zákazník"})
-DEFAULT_POLL_INTERVAL = 60.0
-# Paths under /webhooks/ that something other than a site answers.
-RESERVED_NAMES = {"devops": "the Azure DevOps service hook (/webhooks/devops)"}
 # Upper case only: a value pasted where a variable's name belongs (a token, a key) is then
 # told apart from a name, and never repeated in a message.
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -77,130 +64,6 @@ _INLINE_SECRETS = frozenset(
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a site was described: the file, its entry, and each of its `workflows` items
-    (1-based line and column), so that problems found later can point there."""
-
-    path: str
-    line: int
-    col: int
-    workflows: tuple[tuple[int, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """One tracker the deployment serves.
-
-    `workflows` None means every workflow whose own `sites` do not leave this site out.
-    `user` and `token` are Jira's, `api_key` Redmine's; `deployment` and `customer_groups`
-    matter on Jira sites only, `customer_roles` and `poll_interval` (seconds, 0: no
-    polling) on Redmine sites only. Secrets are SecretStr, so neither repr nor str shows them.
-    """
-
-    name: str
-    kind: Kind
-    url: str
-    webhook_secret: SecretStr | None = None
-    user: str | None = None
-    token: SecretStr | None = None
-    api_key: SecretStr | None = None
-    workflows: tuple[str, ...] | None = None
-    deployment: Deployment = "cloud"
-    customer_groups: frozenset[str] = frozenset()
-    customer_roles: frozenset[str] = frozenset()
-    poll_interval: float = 0.0
-    origin: Origin | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        problem = site_name_problem(self.name) if isinstance(self.name, str) else "not text"
-        if problem is None and self.name in RESERVED_NAMES:
-            problem = f"site name '{self.name}' is taken by {RESERVED_NAMES[self.name]}"
-        if problem:
-            raise ValueError(problem)
-        if self.kind not in KINDS:
-            raise ValueError(f"site {self.name}: kind must be jira or redmine, not {self.kind!r}")
-        if self.deployment not in DEPLOYMENTS:
-            raise ValueError(f"site {self.name}: deployment must be cloud or datacenter")
-        if self.kind == "jira" and self.api_key is not None:
-            raise ValueError(f"site {self.name}: a Jira site has a token, not an api_key")
-        if self.kind == "redmine" and (self.user is not None or self.token is not None):
-            raise ValueError(f"site {self.name}: a Redmine site has an api_key, not a user or token")
-        if self.poll_interval < 0:
-            raise ValueError(f"site {self.name}: poll_interval must be at least 0")
-        if self.workflows is not None and not isinstance(self.workflows, tuple):
-            object.__setattr__(self, "workflows", tuple(self.workflows))
-
-
-class SitesError(SettingsError):
-    """The sites cannot be served as configured; `problems` holds one line each, as
-    `path:line:col: message` when the sites file is at fault."""
-
-
-# -- from the settings ---------------------------------------------------------------------
-def sites_from_settings(
-    settings: Settings, environ: Mapping[str, str] | None = None
-) -> tuple[SiteConfig, ...]:
-    """The sites to serve: those of `BRIDGE_SITES_FILE` when it is set, else the site `jira`
-    (when `BRIDGE_JIRA_URL` is set) and the site `redmine` (when `BRIDGE_REDMINE_URL` is).
-
-    A sites file and a tracker URL both set is refused: it is not clear which is meant.
-    `environ` resolves the file's `*_env` references; by default the environment, then the
-    `.env` file, as for the settings themselves. SitesError on any problem."""
-    if settings.sites_file is not None:
-        also = [
-            f"{ENV_PREFIX}{name.upper()}"
-            for name in ("jira_url", "redmine_url")
-            if getattr(settings, name) is not None
-        ]
-        if also:
-            names = " and ".join(also)
-            raise SitesError([
-                f"{ENV_PREFIX}SITES_FILE and {names} are both set: with a sites file every "
-                f"site is described in it; move {'that site' if len(also) == 1 else 'those sites'} "
-                f"into the file and unset {names}"
-            ])
-        return load_sites(settings.sites_file, environment() if environ is None else environ)
-    sites = []
-    if settings.jira_url is not None:
-        sites.append(
-            SiteConfig(
-                name="jira",
-                kind="jira",
-                url=str(settings.jira_url),
-                webhook_secret=settings.jira_webhook_secret,
-                user=settings.jira_user,
-                token=settings.jira_token,
-                deployment=settings.jira_deployment,
-                customer_groups=settings.customer_groups,
-            )
-        )
-    if settings.redmine_url is not None:
-        sites.append(
-            SiteConfig(
-                name="redmine",
-                kind="redmine",
-                url=str(settings.redmine_url),
-                webhook_secret=settings.redmine_webhook_secret,
-                api_key=settings.redmine_api_key,
-                customer_roles=settings.customer_roles,
-                poll_interval=settings.redmine_poll_interval,
-            )
-        )
-    return tuple(sites)
-
-
-def environment(env_file: str | Path | None = ".env") -> dict[str, str]:
-    """The variables a sites file may name: the `.env` file's, overridden by the process
-    environment's (the order pydantic-settings reads them in)."""
-    values: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ)
-    return values
-
-
-# -- the sites file ------------------------------------------------------------------------
 def load_sites(path: Path | str, environ: Mapping[str, str]) -> tuple[SiteConfig, ...]:
     """The sites a YAML sites file describes, their secrets read from `environ`; or
     SitesError with every problem in the file as `path:line:col: message`."""
@@ -243,10 +106,6 @@ def _position(node: Any, key: Any = None, *, of_key: bool = False) -> tuple[int,
     return line + 1, col + 1
 
 
-def _suggest(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
 
 class _Reader:
     """Walks a sites file's tree once, building sites and collecting every problem."""
@@ -269,7 +128,7 @@ class _Reader:
             return ()
         for key in tree:
             if key != "sites":
-                hint = _suggest(str(key), ["sites"])
+                hint = did_you_mean(str(key), ["sites"])
                 self.problem(_position(tree, key, of_key=True), f"unknown key '{key}'{hint}")
         if "sites" not in tree:
             self.problem(_position(tree), "missing required key 'sites'")
@@ -383,7 +242,7 @@ class _Reader:
                 self.problem(at, f"'{key}' is a setting of {other} sites, not of {kind} ones{mean}")
             else:
                 present = [k for k in allowed if k not in entry]
-                self.problem(at, f"unknown key '{key}'{_suggest(key, present)}")
+                self.problem(at, f"unknown key '{key}'{did_you_mean(key, present)}")
         return len(self.problems) > before
 
     def url(self, entry: CommentedMap, kind: Kind | None) -> str | None:
@@ -491,82 +350,3 @@ class _Reader:
                 "poll_interval": float(interval),
             }
         return {}
-
-
-# -- sites against workflows ---------------------------------------------------------------
-def unknown_workflows(sites: Iterable[SiteConfig], workflow_names: Iterable[str]) -> list[str]:
-    """A line for each workflow a site lists that is not among `workflow_names`."""
-    return [str(p) for p in _unknown_listed(tuple(sites), frozenset(workflow_names))]
-
-
-def site_problems(sites: Iterable[SiteConfig], workflows: WorkflowSet) -> list[Problem]:
-    """What the sites and the loaded workflows say of each other that cannot both hold: a
-    site lists a workflow there is none of, or one whose own `sites` leave that site out;
-    a workflow names a site that is not configured (checked only when some site is, so a
-    deployment without trackers can still load workflows written for others)."""
-    sites = tuple(sites)
-    found = _unknown_listed(sites, frozenset(workflows.names))
-    by_name = {wf.name: wf for wf in workflows}
-    for site in sites:
-        for i, name in enumerate(site.workflows or ()):
-            wf = by_name.get(name)
-            if wf is not None and not wf.serves(site.name):
-                where = f" ({workflows.source[name]})" if name in workflows.source else ""
-                message = f"site {site.name} lists workflow '{name}', whose 'sites' leave it out"
-                found.append(_at_listed(site, i, message + where))
-    configured = [site.name for site in sites]
-    if configured:
-        for wf in workflows:
-            for i, name in enumerate(wf.sites):
-                if name in configured:
-                    continue
-                hint = _suggest(name, configured) or f" (the sites are {', '.join(configured)})"
-                message = f"site '{name}' is not configured{hint}"
-                source = workflows.source.get(wf.name)
-                found.append(
-                    locate(source, ("sites", i), message)
-                    if source
-                    else Problem(f"workflow {wf.name}", 1, 1, message)
-                )
-    return found
-
-
-def workflow_loader(sites: Iterable[SiteConfig]) -> Callable[[Path], WorkflowSet]:
-    """`load_dir` that also refuses workflows the sites contradict (`site_problems`), for
-    `WorkflowRegistry(folder, load=...)`: start-up fails on them and a reload that brings
-    them in is refused, like any other invalid change."""
-    sites = tuple(sites)
-
-    def load(folder: Path) -> WorkflowSet:
-        found = load_dir(folder)
-        problems = site_problems(sites, found)
-        if problems:
-            raise WorkflowError(problems)
-        return found
-
-    return load
-
-
-def _unknown_listed(sites: tuple[SiteConfig, ...], names: frozenset[str]) -> list[Problem]:
-    found = []
-    for site in sites:
-        for i, name in enumerate(site.workflows or ()):
-            if name in names:
-                continue
-            known = ", ".join(sorted(names))
-            hint = _suggest(name, sorted(names)) or (
-                f" (the workflows are {known})" if names else " (no workflows are loaded)"
-            )
-            message = f"site {site.name} lists workflow '{name}', which does not exist{hint}"
-            found.append(_at_listed(site, i, message))
-    return found
-
-
-def _at_listed(site: SiteConfig, index: int, message: str) -> Problem:
-    """A problem at the `index`th of the site's `workflows` in its file, or naming the site."""
-    origin = site.origin
-    if origin is None:
-        return Problem(f"site {site.name}", 1, 1, message)
-    listed = origin.workflows
-    line, col = listed[index] if index < len(listed) else (origin.line, origin.col)
-    return Problem(origin.path, line, col, message)
