@@ -55,13 +55,39 @@ def test_invalid_setting_names_itself(monkeypatch, name, value):
 
 
 @pytest.mark.parametrize(
-    "name", ["BRIDGE_ADMIN_TOKEN", "BRIDGE_FINANCE_TOKEN", "BRIDGE_JIRA_WEBHOOK_SECRET", "BRIDGE_JIRA_TOKEN"]
+    "name",
+    [
+        "BRIDGE_ADMIN_TOKEN", "BRIDGE_FINANCE_TOKEN", "BRIDGE_JIRA_WEBHOOK_SECRET", "BRIDGE_JIRA_TOKEN",
+        "BRIDGE_REDMINE_API_KEY", "BRIDGE_REDMINE_WEBHOOK_SECRET",
+    ],
 )
 @pytest.mark.parametrize("value", ["", "  \t"])
 def test_blank_secret_is_refused_by_name(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=f"{name}: .*empty"):
         load_settings(_env_file=None)
+
+
+def test_redmine_settings_default_to_czech_and_english_customers_polled_every_minute(monkeypatch):
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"BRIDGE_{name.upper()}", raising=False)
+    s = Settings(_env_file=None)
+    assert s.customer_roles == {"Customer", "Zákazník"} and s.redmine_poll_interval == 60
+    assert s.redmine_url is None and s.redmine_api_key is None and s.sites_file is None
+    monkeypatch.setenv("BRIDGE_REDMINE_CUSTOMER_ROLES", " Klient, Customer ,")
+    monkeypatch.setenv("BRIDGE_REDMINE_POLL_INTERVAL", "0")
+    monkeypatch.setenv("BRIDGE_SITES_FILE", "conf/sites.yaml")
+    s = Settings(_env_file=None)
+    assert s.customer_roles == {"Klient", "Customer"} and s.redmine_poll_interval == 0
+    assert s.sites_file == Path("conf/sites.yaml")
+
+
+def test_redmine_secrets_are_masked(monkeypatch):
+    monkeypatch.setenv("BRIDGE_REDMINE_API_KEY", "key-123")
+    monkeypatch.setenv("BRIDGE_REDMINE_WEBHOOK_SECRET", "hook-456")
+    s = Settings(_env_file=None)
+    assert "key-123" not in repr(s) and "hook-456" not in str(s)
+    assert s.redmine_api_key.get_secret_value() == "key-123"
 
 
 def test_signatures_default_to_jiras_algorithm_only(monkeypatch):
@@ -91,6 +117,9 @@ def test_unusable_signature_algorithms_are_refused(monkeypatch, value, reason):
         ("BRIDGE_TRACKER_TIMEOUT_SECONDS", "ten", "BRIDGE_TRACKER_TIMEOUT_SECONDS: must be a number greater than 0, not 'ten'"),
         ("BRIDGE_JIRA_DEPLOYMENT", "server", "BRIDGE_JIRA_DEPLOYMENT: must be one of cloud, datacenter, not 'server'"),
         ("BRIDGE_LOG_LEVEL", "verbose", "BRIDGE_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, not 'VERBOSE'"),
+        ("BRIDGE_REDMINE_URL", "redmine.example.com", "BRIDGE_REDMINE_URL: must be a full URL such as https://redmine.example.com"),
+        ("BRIDGE_REDMINE_POLL_INTERVAL", "-1", "BRIDGE_REDMINE_POLL_INTERVAL: must be a number of at least 0, not '-1'"),
+        ("BRIDGE_REDMINE_POLL_INTERVAL", "hourly", "BRIDGE_REDMINE_POLL_INTERVAL: must be a number of at least 0, not 'hourly'"),
     ],
 )
 def test_a_wrong_value_is_answered_with_what_is_expected(monkeypatch, name, value, expected):

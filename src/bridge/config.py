@@ -70,6 +70,27 @@ class Settings(BaseSettings):
         "", description="Data Center: comma-separated groups whose members are customers."
     )
 
+    redmine_url: AnyHttpUrl | None = Field(
+        None, description="Base URL of the Redmine.", examples=["https://redmine.example.com"]
+    )
+    redmine_api_key: SecretStr | None = Field(
+        None, description="API key of the bridge's Redmine account (My account → API access key)."
+    )
+    redmine_webhook_secret: SecretStr | None = Field(
+        None, description="Secret of the Redmine webhook; deliveries must then carry it."
+    )
+    redmine_customer_roles: str = Field(
+        "Customer,Zákazník", description="Comma-separated Redmine roles whose members are customers."
+    )
+    redmine_poll_interval: float = Field(
+        60.0, ge=0, description="Seconds between polls of Redmine for changed issues; 0 turns polling off."
+    )
+    sites_file: Path | None = Field(
+        None,
+        description="YAML file describing several sites (trackers) served at once; "
+        "replaces BRIDGE_JIRA_URL and BRIDGE_REDMINE_URL.",
+    )
+
     devops_url: AnyHttpUrl | None = Field(
         None,
         description="Azure DevOps project URL (https://dev.azure.com/{organization}/{project}, or a Server collection's project).",
@@ -161,7 +182,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "admin_token", "finance_token", "jira_webhook_secret", "jira_token", "devops_token",
-        "devops_webhook_secret", "dev_jira_token",
+        "devops_webhook_secret", "dev_jira_token", "redmine_api_key", "redmine_webhook_secret",
     )
     @classmethod
     def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
@@ -196,6 +217,10 @@ class Settings(BaseSettings):
     @property
     def customer_groups(self) -> frozenset[str]:
         return frozenset(g.strip() for g in self.jira_customer_groups.split(",") if g.strip())
+
+    @property
+    def customer_roles(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.redmine_customer_roles.split(",") if r.strip())
 
     @property
     def signature_algorithms(self) -> frozenset[str]:

@@ -54,7 +54,7 @@ class WorkflowSet:
     """The workflows in force, swapped as a whole on reload so a reader never sees half a
     change. `source` maps a workflow's name to the file it came from."""
 
-    __slots__ = ("_workflows", "source")
+    __slots__ = ("_by_site", "_workflows", "source")
 
     def __init__(
         self, workflows: Iterable[Workflow] = (), source: Mapping[str, Path] | None = None
@@ -64,6 +64,29 @@ class WorkflowSet:
         if len(set(names)) != len(names):
             raise ValueError(f"workflow names must be unique: {names}")
         self.source: dict[str, Path] = dict(source or {})
+        self._by_site: dict[tuple[str, tuple[str, ...] | None], WorkflowSet] = {}
+
+    def for_site(self, name: str, listed: Iterable[str] | None = None) -> WorkflowSet:
+        """The workflows that apply on site `name`, as a set of their own: those whose
+        `sites` include it (or that have none), and of those only the ones `listed` names
+        when the site lists its workflows. Order and lookups are the full set's.
+
+        Built once per site and kept with this set, which a reload replaces whole, so
+        asking again for every delivery costs a dictionary look-up.
+        """
+        key = (name, None if listed is None else tuple(listed))
+        found = self._by_site.get(key)
+        if found is None:
+            wanted = None if key[1] is None else frozenset(key[1])
+            kept = [
+                wf
+                for wf in self._workflows
+                if wf.serves(name) and (wanted is None or wf.name in wanted)
+            ]
+            sources = {wf.name: self.source[wf.name] for wf in kept if wf.name in self.source}
+            found = WorkflowSet(kept, sources)
+            self._by_site[key] = found
+        return found
 
     def for_ticket(
         self, project: str | None, issue_type: str | None, request_type: str | None
@@ -132,6 +155,18 @@ def check_paths(paths: Sequence[Path | str]) -> tuple[WorkflowSet | None, list[P
     return _check([Path(p) for p in paths], explicit_files=True)
 
 
+def locate(path: Path | str, loc: Loc, message: str) -> Problem:
+    """A problem found once the file was loaded, by checking it against other configuration
+    (a site it names that is not configured), at the place `loc` names in it. The file is
+    read again for its positions: at 1:1 if it cannot be, or no longer has that place."""
+    try:
+        tree = bounded_yaml().load(read_text(Path(path)))
+    except (LimitExceeded, UnicodeDecodeError, OSError, YAMLError):
+        tree = None
+    _, (line, col) = _walk(tree, loc, key=False)
+    return Problem(str(path), line + 1, col + 1, message)
+
+
 # -- collecting files ------------------------------------------------------------------------
 def _check(paths: list[Path], *, explicit_files: bool) -> tuple[WorkflowSet | None, list[Problem]]:
     files: list[Path] = []
@@ -197,9 +232,11 @@ def _cross_problems(loaded: list[_Loaded]) -> Iterator[Problem]:
 
 
 def _overlap(a: Workflow, b: Workflow) -> bool:
-    """Whether two workflows can see the same project (no project list means all)."""
+    """Whether two workflows can see the same project on the same site (no project list,
+    no site list, means all)."""
     pa, pb = set(a.applies_to.projects), set(b.applies_to.projects)
-    return not pa or not pb or bool(pa & pb)
+    sa, sb = set(a.sites), set(b.sites)
+    return (not pa or not pb or bool(pa & pb)) and (not sa or not sb or bool(sa & sb))
 
 
 def _at(item: _Loaded, loc: Loc, message: str, *, key: bool = False) -> Problem:

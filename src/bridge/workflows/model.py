@@ -26,6 +26,7 @@ from bridge.workflows.creation import OnCreate
 from bridge.workflows.development import Development
 from bridge.workflows.problems import placeholder_problems, undeclared_status
 from bridge.workflows.replies import STUCK_DEFAULT, reply_problems
+from bridge.workflows.site_names import SITE_NAME_MAX, SITE_NAME_PATTERN, site_name_problem
 from bridge.workflows.subtasks import Subtasks
 from bridge.workflows.timers import TIMER_PLACEHOLDERS, CalendarSpec, Timer
 
@@ -49,6 +50,25 @@ StatusIds = Annotated[
     BeforeValidator(
         _one_or_more,
         json_schema_input_type=StatusId | Annotated[list[StatusId], Field(min_length=1)],
+    ),
+]
+
+
+def _site_name(value: object) -> object:
+    """A site name, refused in the words of `site_name_problem`; other types pass on to be
+    refused as not text."""
+    if isinstance(value, str) and (problem := site_name_problem(value)):
+        raise ValueError(problem)
+    return value
+
+
+SiteName = Annotated[
+    str,
+    BeforeValidator(
+        _site_name,
+        json_schema_input_type=Annotated[
+            str, StringConstraints(pattern=SITE_NAME_PATTERN, max_length=SITE_NAME_MAX)
+        ],
     ),
 ]
 
@@ -143,6 +163,12 @@ class Workflow(_Strict):
     description: str = ""
     language: str = Field("en", description="Language of the messages, e.g. cs or en.")
     applies_to: AppliesTo
+    sites: list[SiteName] = Field(
+        default_factory=list,
+        min_length=1,
+        description="The sites (trackers) whose tickets the workflow governs, by the names "
+        "the sites file gives them; leave it out for every site.",
+    )
     statuses: dict[StatusId, str] = Field(
         description="Logical status id → the tracker's status name."
     )
@@ -217,6 +243,10 @@ class Workflow(_Strict):
         found |= {"subtasks"} if self.subtasks else set()  # Jira lists each with its status
         return found | {f for move in self.customer_transitions for f in move.requires.fields}
 
+    def serves(self, site: str) -> bool:
+        """Whether the workflow applies on a site: its `sites` name it, or it has none."""
+        return not self.sites or site in self.sites
+
     def governs(self, project: str | None, issue_type: str | None, request_type: str | None) -> bool:
         if self.applies_to.projects and project not in self.applies_to.projects:
             return False
@@ -290,6 +320,10 @@ class Workflow(_Strict):
         yield from reply_problems(self.replies, self.statuses, self.flow, self.messages.reply_stuck)
         if self.subtasks is not None:
             yield from self.subtasks.problems(self.statuses, self.flow)
+
+        for i, site in enumerate(self.sites):
+            if site in self.sites[:i]:
+                yield ("sites", i), f"site '{site}' is listed twice"
 
         seen = {self.initial} if self.initial in declared else set()
         stack = list(seen)

@@ -31,8 +31,10 @@ BEYOND_SCHEMA = (
     "each move `subtasks.then` makes is part of `flow`; no status is both billable and "
     "never billable; no provider state is both done and removed; the types `on_create` "
     "names are among those the workflow `applies_to`; no two statuses share a tracker "
-    "name; message templates use only their placeholders; and across files, no two "
-    "workflows share a name or claim the same issue or request type in the same project."
+    "name; message templates use only their placeholders; no site is listed twice; and "
+    "across files, no two workflows share a name or claim the same issue or request type "
+    "in the same project on the same site. The sites a workflow names are checked against "
+    "the sites configured when the service loads it."
 )
 
 
