@@ -134,12 +134,12 @@ def seed_issue(standin: RedmineStandin, d: dict[str, Any]) -> m.Issue:
         raise ValueError(f"no user {d.get('author')!r}")
     created = _when(d.get("created_on"))
     updated = _when(d["updated_on"]) if d.get("updated_on") else created
-    ident = standin._taken("issue", d.get("id"))
+    ident = standin.taken("issue", d.get("id"))
     if ident in standin.issues:
         raise ValueError(f"issue {ident} exists already")
-    issue = m.Issue(ident, project.id, tracker.id, status.id, standin.priority(d.get("priority", standin.default_priority().id)).id,
-                    author.id, d.get("subject", f"Issue {ident}"), created, updated,
-                    description=d.get("description"), start_date=created.date(),
+    priority = standin.priority(d.get("priority", standin.default_priority().id))
+    issue = m.Issue(ident, project.id, tracker.id, status.id, priority.id, author.id,
+                    d.get("subject", f"Issue {ident}"), created, updated, description=d.get("description"), start_date=created.date(),
                     estimated_hours=d.get("estimated_hours"))
     if d.get("assigned_to"):
         issue.assigned_to_id = standin.user(d["assigned_to"]).id
@@ -157,7 +157,7 @@ def seed_issue(standin: RedmineStandin, d: dict[str, Any]) -> m.Issue:
         who = standin.user(j.get("user", "bridgebot"))
         details = [m.Detail(x["property"], str(x["name"]), x.get("old_value"), x.get("new_value"),
                             standin.next_id("detail")) for x in j.get("details", [])]
-        issue.journals.append(m.Journal(standin._taken("journal", j.get("id")), issue.id, who.id, j.get("notes", ""),
+        issue.journals.append(m.Journal(standin.taken("journal", j.get("id")), issue.id, who.id, j.get("notes", ""),
                                         _when(j.get("created_on")) if j.get("created_on") else updated,
                                         bool(j.get("private_notes")), details))
     standin.issues[issue.id] = issue
@@ -370,7 +370,7 @@ def relate_seeded(standin: RedmineStandin, d: dict[str, Any]) -> m.Relation:
     source, target = int(d["issue_id"]), int(d["issue_to_id"])
     if kind in REVERSED:
         source, target, kind = target, source, REVERSED[kind]
-    relation = m.Relation(standin._taken("relation", d.get("id")), source, target, kind, d.get("delay"))
+    relation = m.Relation(standin.taken("relation", d.get("id")), source, target, kind, d.get("delay"))
     standin.relations[relation.id] = relation
     return relation
 
@@ -421,7 +421,7 @@ def log_time_seeded(standin: RedmineStandin, d: dict[str, Any]) -> m.TimeEntry:
     issue = standin.issues[int(d["issue_id"])]
     user = standin.user(d.get("user", "bridgebot"))
     moment = _when(d.get("created_on"))
-    entry = m.TimeEntry(standin._taken("time_entry", d.get("id")), issue.project_id, issue.id, user.id,
+    entry = m.TimeEntry(standin.taken("time_entry", d.get("id")), issue.project_id, issue.id, user.id,
                         standin.activity(d.get("activity", next(iter(standin.activities)))).id,
                         float(d["hours"]), d.get("comments", ""),
                         parse_date(d["spent_on"]) if d.get("spent_on") else moment.date(), moment, moment)

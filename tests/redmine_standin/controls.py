@@ -113,7 +113,8 @@ def act(standin: RedmineStandin, issue: m.Issue, data: dict[str, Any], base: str
     body = webhooks.updated(standin, issue, edit.journal, base)
     if data.get("hook", True):
         webhooks.emit(standin, body)
-    return {"issue": issue_state(standin, issue), "journal": journal_state(standin, edit.journal) if edit.journal.id else None,
+    journal = journal_state(standin, edit.journal) if edit.journal.id else None
+    return {"issue": issue_state(standin, issue), "journal": journal,
             "journals": [journal_state(standin, j) for j in edit.saved], "status_dropped": edit.status_dropped,
             "webhook": body}
 

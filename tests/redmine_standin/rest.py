@@ -66,6 +66,16 @@ class Call:
         return value if isinstance(value, dict) else {}
 
     @property
+    def who(self) -> m.User:
+        """The acting user, once authenticated."""
+        assert self.user is not None
+        return self.user
+
+    def param(self, name: str) -> str:
+        assert self.params is not None
+        return self.params[name]
+
+    @property
     def include(self) -> set[str]:
         return {part.strip() for part in self.query.get("include", "").split(",") if part.strip()}
 
@@ -142,27 +152,27 @@ def _page(call: Call, name: str, items: list[Any], total: int, offset: int, limi
 
 
 def _issue_of(standin: RedmineStandin, call: Call) -> m.Issue:
-    issue = standin.issues.get(int(call.params["id"]))  # type: ignore[index]
+    issue = standin.issues.get(int(call.param("id")))
     if issue is None:
         raise queries.NotFound()
-    if not standin.visible(issue, call.user):  # type: ignore[arg-type]
+    if not standin.visible(issue, call.who):
         raise changes.Forbidden()
     return issue
 
 
 def _project_of(standin: RedmineStandin, call: Call) -> m.Project:
-    project = standin.project(call.params["project"])  # type: ignore[index]
+    project = standin.project(call.param("project"))
     if project is None:
         raise queries.NotFound()
-    user = call.user
-    if not (project.is_public or user.admin or standin.roles_of(user, project.id)):  # type: ignore[union-attr]
+    user = call.who
+    if not (project.is_public or user.admin or standin.roles_of(user, project.id)):
         raise changes.Forbidden()
     return project
 
 
 # --- handlers ------------------------------------------------------------------------------
 def _current_user(standin: RedmineStandin, call: Call) -> Answer:
-    return 200, {"user": shapes.current_user_json(call.user)}, {}  # type: ignore[arg-type]
+    return 200, {"user": shapes.current_user_json(call.who)}, {}
 
 
 def _statuses(standin: RedmineStandin, call: Call) -> Answer:
@@ -184,9 +194,9 @@ def _priorities(standin: RedmineStandin, call: Call) -> Answer:
 
 
 def _projects(standin: RedmineStandin, call: Call) -> Answer:
-    user = call.user
+    user = call.who
     visible = [p for p in standin.projects.values()
-               if p.is_public or user.admin or standin.roles_of(user, p.id)]  # type: ignore[union-attr]
+               if p.is_public or user.admin or standin.roles_of(user, p.id)]
     offset, limit = queries.offset_and_limit(call.query)
     return _page(call, "projects", [shapes.project_json(p) for p in visible[offset:offset + limit]],
                  len(visible), offset, limit)
@@ -205,28 +215,28 @@ def _memberships(standin: RedmineStandin, call: Call) -> Answer:
 
 
 def _issues(standin: RedmineStandin, call: Call) -> Answer:
-    found, total, offset, limit = queries.issues(standin, call.user, call.query)  # type: ignore[arg-type]
+    found, total, offset, limit = queries.issues(standin, call.who, call.query)
     include = call.include
-    shown = [shapes.issue_json(standin, i, call.user, include, call.base, listed=True) for i in found]  # type: ignore[arg-type]
+    shown = [shapes.issue_json(standin, i, call.who, include, call.base, listed=True) for i in found]
     return _page(call, "issues", shown, total, offset, limit)
 
 
 def _issue(standin: RedmineStandin, call: Call) -> Answer:
     issue = _issue_of(standin, call)
-    return 200, {"issue": shapes.issue_json(standin, issue, call.user, call.include, call.base)}, {}  # type: ignore[arg-type]
+    return 200, {"issue": shapes.issue_json(standin, issue, call.who, call.include, call.base)}, {}
 
 
 def _create_issue(standin: RedmineStandin, call: Call) -> Answer:
-    issue = changes.create_issue(standin, call.user, call.section("issue"))  # type: ignore[arg-type]
+    issue = changes.create_issue(standin, call.who, call.section("issue"))
     if not call.skip_webhooks:
         webhooks.emit(standin, webhooks.opened(standin, issue, call.base))
-    shown = shapes.issue_json(standin, issue, call.user, set(), call.base)  # type: ignore[arg-type]
+    shown = shapes.issue_json(standin, issue, call.who, set(), call.base)
     return 201, {"issue": shown}, {"Location": f"{call.base}/issues/{issue.id}"}
 
 
 def _update_issue(standin: RedmineStandin, call: Call) -> Answer:
     issue = _issue_of(standin, call)
-    edit = changes.update_issue(standin, issue, call.user, call.section("issue"))  # type: ignore[arg-type]
+    edit = changes.update_issue(standin, issue, call.who, call.section("issue"))
     if not call.skip_webhooks:
         webhooks.emit(standin, webhooks.updated(standin, issue, edit.journal, call.base))
     return 204, None, {}
@@ -234,30 +244,31 @@ def _update_issue(standin: RedmineStandin, call: Call) -> Answer:
 
 def _relations(standin: RedmineStandin, call: Call) -> Answer:
     issue = _issue_of(standin, call)
-    return 200, {"relations": [shapes.relation_json(r) for r in shapes.relations_of(standin, issue, call.user)]}, {}  # type: ignore[arg-type]
+    relations = shapes.relations_of(standin, issue, call.who)
+    return 200, {"relations": [shapes.relation_json(r) for r in relations]}, {}
 
 
 def _create_relation(standin: RedmineStandin, call: Call) -> Answer:
     issue = _issue_of(standin, call)
-    relation = changes.relate(standin, issue, call.user, call.section("relation"))  # type: ignore[arg-type]
+    relation = changes.relate(standin, issue, call.who, call.section("relation"))
     return 201, {"relation": shapes.relation_json(relation)}, {}
 
 
 def _time_entries(standin: RedmineStandin, call: Call) -> Answer:
-    found, total, offset, limit = queries.time_entries(standin, call.user, call.query)  # type: ignore[arg-type]
+    found, total, offset, limit = queries.time_entries(standin, call.who, call.query)
     return _page(call, "time_entries", [shapes.time_entry_json(standin, e) for e in found], total, offset, limit)
 
 
 def _log_time(standin: RedmineStandin, call: Call) -> Answer:
-    entry = changes.log_time(standin, call.user, call.section("time_entry"))  # type: ignore[arg-type]
+    entry = changes.log_time(standin, call.who, call.section("time_entry"))
     return 201, {"time_entry": shapes.time_entry_json(standin, entry)}, {"Location": f"{call.base}/time_entries/{entry.id}"}
 
 
 def _attachment_of(standin: RedmineStandin, call: Call) -> m.Attachment:
-    attachment = standin.attachments.get(int(call.params["id"]))  # type: ignore[index]
+    attachment = standin.attachments.get(int(call.param("id")))
     if attachment is None:
         raise queries.NotFound()
-    if not standin.visible(standin.issues[attachment.issue_id], call.user):  # type: ignore[arg-type]
+    if not standin.visible(standin.issues[attachment.issue_id], call.who):
         raise changes.Forbidden()
     return attachment
 
@@ -267,7 +278,7 @@ def _attachment(standin: RedmineStandin, call: Call) -> Answer:
 
 
 def _delete_attachment(standin: RedmineStandin, call: Call) -> Answer:
-    changes.delete_attachment(standin, _attachment_of(standin, call), call.user)  # type: ignore[arg-type]
+    changes.delete_attachment(standin, _attachment_of(standin, call), call.who)
     return 204, None, {}
 
 

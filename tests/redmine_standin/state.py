@@ -17,7 +17,9 @@ import httpx
 
 from tests.standin.faults import Fault
 
+from . import faults, webhooks
 from . import model as m
+from .changes import log_time_seeded, relate_seeded, seed_issue
 from .seed import BRIDGE_KEY, default_seed
 from .times import parse_time
 
@@ -63,8 +65,6 @@ class RedmineStandin:
     def load(self, seed: dict[str, Any]) -> None:
         """Reset to the default seed with `seed`'s sections in place of the default's (with
         `"default": false`, to nothing but them); `key` sets bridgebot's API key."""
-        from . import faults, webhooks
-
         document = default_seed() if seed.get("default", True) else {}
         document.update({name: seed[name] for name in SECTIONS if name in seed})
         own = {u.get("login"): u for u in seed.get("users", [])}
@@ -79,8 +79,6 @@ class RedmineStandin:
 
     def add(self, document: dict[str, Any]) -> dict[str, list[int]]:
         """Add a seed document's records to what is there; answers the ids added by section."""
-        from .changes import log_time_seeded, relate_seeded, seed_issue
-
         added: dict[str, list[int]] = {}
         makers = {
             "statuses": self._status, "trackers": self._tracker, "priorities": self._priority,
@@ -101,50 +99,50 @@ class RedmineStandin:
         self._last[kind] += 1
         return self._last[kind]
 
-    def _taken(self, kind: str, ident: Any) -> int:
+    def taken(self, kind: str, ident: Any) -> int:
         ident = int(ident) if ident is not None else self.next_id(kind)
         self._last[kind] = max(self._last[kind], ident)
         return ident
 
     # --- seeding ---------------------------------------------------------------------------
     def _status(self, d: dict[str, Any]) -> int:
-        s = m.Status(self._taken("status", d.get("id")), d["name"], bool(d.get("is_closed", False)))
+        s = m.Status(self.taken("status", d.get("id")), d["name"], bool(d.get("is_closed", False)))
         self.statuses[s.id] = s
         return s.id
 
     def _tracker(self, d: dict[str, Any]) -> int:
         default = self.status(d.get("default_status", next(iter(self.statuses), None)))
-        t = m.Tracker(self._taken("tracker", d.get("id")), d["name"], default.id, d.get("description"))
+        t = m.Tracker(self.taken("tracker", d.get("id")), d["name"], default.id, d.get("description"))
         self.trackers[t.id] = t
         self.tracker_status_ids[t.id] = [default.id]
         return t.id
 
     def _priority(self, d: dict[str, Any]) -> int:
-        e = m.Enumeration(self._taken("enumeration", d.get("id")), d["name"], bool(d.get("is_default")),
+        e = m.Enumeration(self.taken("enumeration", d.get("id")), d["name"], bool(d.get("is_default")),
                           bool(d.get("active", True)))
         self.priorities[e.id] = e
         return e.id
 
     def _activity(self, d: dict[str, Any]) -> int:
-        e = m.Enumeration(self._taken("enumeration", d.get("id")), d["name"], bool(d.get("is_default")),
+        e = m.Enumeration(self.taken("enumeration", d.get("id")), d["name"], bool(d.get("is_default")),
                           bool(d.get("active", True)))
         self.activities[e.id] = e
         return e.id
 
     def _custom_field(self, d: dict[str, Any]) -> int:
-        f = m.CustomField(self._taken("custom_field", d.get("id")), d["name"],
+        f = m.CustomField(self.taken("custom_field", d.get("id")), d["name"],
                           [self.tracker(t).id for t in d.get("trackers", [])], d.get("regexp"))
         self.custom_fields[f.id] = f
         return f.id
 
     def _role(self, d: dict[str, Any]) -> int:
-        r = m.Role(self._taken("role", d.get("id")), d["name"], set(d.get("permissions", [])))
+        r = m.Role(self.taken("role", d.get("id")), d["name"], set(d.get("permissions", [])))
         self.roles[r.id] = r
         return r.id
 
     def _user(self, d: dict[str, Any]) -> int:
         created = parse_time(d["created_on"]) if d.get("created_on") else parse_time("2026-11-24T16:01:20Z")
-        u = m.User(self._taken("user", d.get("id")), d["login"], d.get("firstname", d["login"]),
+        u = m.User(self.taken("user", d.get("id")), d["login"], d.get("firstname", d["login"]),
                    d.get("lastname", ""), d.get("api_key"), bool(d.get("admin", False)), d.get("mail"),
                    bool(d.get("hide_mail", True)), 3 if d.get("locked") else 1, created)
         if any(other.login == u.login for other in self.users.values()):
@@ -153,7 +151,7 @@ class RedmineStandin:
         return u.id
 
     def _project(self, d: dict[str, Any]) -> int:
-        p = m.Project(self._taken("project", d.get("id")), d["identifier"], d.get("name", d["identifier"]),
+        p = m.Project(self.taken("project", d.get("id")), d["identifier"], d.get("name", d["identifier"]),
                       d.get("description", ""), d.get("homepage", ""), bool(d.get("is_public", False)),
                       [self.tracker(t).id for t in d.get("trackers", list(self.trackers))],
                       parse_time(d["created_on"]) if d.get("created_on") else parse_time("2026-11-24T16:01:10Z"))
@@ -168,7 +166,7 @@ class RedmineStandin:
             if (existing.project_id, existing.user_id) == (project.id, user.id):
                 existing.role_ids = sorted({*existing.role_ids, *(self.role(r).id for r in d["roles"])})
                 return existing.id
-        ms = m.Membership(self._taken("membership", d.get("id")), project.id, user.id,
+        ms = m.Membership(self.taken("membership", d.get("id")), project.id, user.id,
                           [self.role(r).id for r in d["roles"]])
         self.memberships[ms.id] = ms
         return ms.id
