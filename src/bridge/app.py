@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,6 @@ import httpx
 from sqlalchemy import Engine
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
-from httpx_aiohttp import AiohttpTransport
 
 from bridge import __version__
 from bridge.attachments import attachment_handlers
@@ -42,49 +42,57 @@ from bridge.store.links import Links
 from bridge.trackers.base import OfflineTracker, Tracker
 from bridge.trackers.health import NOT_CHECKED, TrackerHealth
 from bridge.trackers.http import RestClient, RetryPolicy
-from bridge.trackers.jira import JiraTracker, envelope_problem, parse_body
+from bridge.trackers.jira import JiraTracker
+from bridge.trackers.jira_parsing import envelope_problem
+from bridge.trackers.kinds import TrackerKind, kinds
 from bridge.web.api import include_routes
 from bridge.web.hooks import devops_hook, jira_hook
 from bridge.web.intake import WebhookIntake
+from bridge.site_services import SiteServices, chosen_site
+from bridge.sites import SiteConfig, sites_from_settings, workflow_loader
 from bridge.worker import RetryLater, Worker
+from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.registry import WorkflowRegistry
 
 log = logging.getLogger(__name__)
 
 
-def jira_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-) -> RestClient:
-    """Basic auth with `BRIDGE_JIRA_USER` and the API token, or a bearer token (a Data
-    Center personal access token) when no user is set."""
-    if transport is None:
-        # aiohttp underneath: a tracker call costs about half the CPU of httpcore's
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        transport = AiohttpTransport(limits=limits)
-    return RestClient(
-        str(settings.jira_url),
-        transport=transport,
-        user=settings.jira_user,
-        token=settings.jira_token.get_secret_value() if settings.jira_token else None,
-        timeout=settings.tracker_timeout_seconds,
-        user_agent=f"ticket-bridge/{__version__}",
-    )
-
-
 @dataclass
 class Services:
-    """The running parts, for the lifespan and for tests."""
+    """The running parts, for the lifespan and for tests. `sites` by name, the first being
+    the one a single-site deployment has; `client`, `health`, `jobs` and `billing` are the
+    first site's."""
 
     settings: Settings
     store: Store
     registry: WorkflowRegistry
     inbox: InboxWriter
     worker: Worker
-    client: RestClient | None
-    health: TrackerHealth
-    jobs: Jobs
-    billing: Billing
+    sites: dict[str, SiteServices]
     dev_clients: list[RestClient]  # the development providers' own clients
+
+    @property
+    def first(self) -> SiteServices:
+        return next(iter(self.sites.values()))
+
+    @property
+    def client(self) -> RestClient | None:
+        return self.first.client
+
+    @property
+    def health(self) -> TrackerHealth:
+        return self.first.health
+
+    @property
+    def jobs(self) -> Jobs:
+        return self.first.jobs
+
+    @property
+    def billing(self) -> Billing:
+        return self.first.billing
+
+    def site(self, name: str | None) -> SiteServices:
+        return chosen_site(self.sites, name)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -103,32 +111,25 @@ def retry_later(settings: Settings) -> RetryLater:
     )
 
 
-def build_tracker(settings: Settings, client: RestClient | None) -> Tracker:
-    if client is None:
-        return OfflineTracker("jira", parse_body)
-    return JiraTracker(
-        client,
-        deployment=settings.jira_deployment,
-        customer_groups=settings.customer_groups,
-        retry=retry_policy(settings),
-        group_cache_seconds=settings.group_cache_seconds,
-    )
-
-
 @dataclass
 class DevelopmentParts:
     """The development providers built from the settings, with what uses them."""
 
     development: Development
-    handlers: dict[str, Handler]
+    providers: dict[str, DevProvider]
+    links: Links
     clients: list[RestClient]  # to close with the service
+
+    def handlers(self, tracker: Tracker, url: Callable[[str], str]) -> dict[str, Handler]:
+        """What acts on one site's tickets: links made from its tickets to the items."""
+        return {"link": Linking(self.links, self.providers, tracker, url)}
 
 
 def build_development(
     settings: Settings, engine: Engine, tracker: Tracker, client: RestClient | None
 ) -> DevelopmentParts:
     """Azure DevOps where `BRIDGE_DEVOPS_URL` is set; the Jira development project on the
-    tracker's site (or `BRIDGE_DEV_JIRA_URL`'s). A workflow naming a provider that is not
+    first site (or `BRIDGE_DEV_JIRA_URL`'s). A workflow naming a provider that is not
     configured has its numbers checked for presence and format only."""
     retry = retry_policy(settings)
     providers: dict[str, DevProvider] = {}
@@ -137,15 +138,33 @@ def build_development(
         devops = devops_client(settings)
         clients.append(devops)
         providers["azure-devops"] = AzureDevOps(devops, retry=retry)
-    jira_dev = jira_dev_provider(settings, client, retry=retry)
+    jira_dev = jira_dev_provider(settings, client if isinstance(tracker, JiraTracker) else None, retry=retry)
     if jira_dev is not None:
         providers["jira"] = jira_dev
         if not jira_dev.same_site:
             clients.append(jira_dev.client)
     links = Links(engine)
-    site = str(settings.jira_url or "").rstrip("/")
-    linking = Linking(links, providers, tracker, lambda key: f"{site}/browse/{key}")
-    return DevelopmentParts(Development(providers, links, JobRecords(engine)), {"link": linking}, clients)
+    return DevelopmentParts(Development(providers, links, JobRecords(engine)), providers, links, clients)
+
+
+def _ticket_url(kind: TrackerKind, url: str, key: str) -> str:
+    return kind.ticket_url(url, key) if url else key
+
+
+def site_configs(settings: Settings) -> tuple[SiteConfig, ...]:
+    """The configured sites; with none, one site `jira` judged offline (dry)."""
+    return sites_from_settings(settings)
+
+
+def _connect(
+    config: SiteConfig | None, settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> tuple[TrackerKind, Tracker, RestClient | None]:
+    if config is None:  # no tracker configured: judged on the deliveries alone
+        jira = kinds()["jira"]
+        return jira, OfflineTracker("jira", jira.offline("jira")), None
+    kind = kinds()[config.kind]
+    connection = kind.connect(config, settings, retry_policy(settings), transport)
+    return kind, connection.tracker, connection.client
 
 
 def create_app(
@@ -156,67 +175,105 @@ def create_app(
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     store = Store(engine)
-    registry = WorkflowRegistry(settings.workflows_dir)
-    client = jira_client(settings, transport) if settings.tracker_configured else None
-    tracker = build_tracker(settings, client)
-    dev = build_development(settings, engine, tracker, client)
-    handlers = {**dev.handlers, **attachment_handlers(tracker), FieldsAction.kind: FieldUpdates(tracker)}
-    executor = Executor(
-        tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings), handlers=handlers
-    )
-    health = TrackerHealth(
-        tracker,
-        every=settings.tracker_check_seconds,
-        retry=min(5.0, settings.tracker_check_seconds),
-        problem=NOT_CHECKED if client is not None else None,  # none to check when offline
-    )
+    configured = site_configs(settings)
+    registry = WorkflowRegistry(settings.workflows_dir, load=workflow_loader(configured))
+    configs: tuple[SiteConfig | None, ...] = configured or (None,)
+    connected = [(config, *_connect(config, settings, transport)) for config in configs]
+    first_tracker, first_client = connected[0][2], connected[0][3]
+    dev = build_development(settings, engine, first_tracker, first_client)
+    ledger = Ledger(engine)
+    sites: dict[str, SiteServices] = {}
+    for config, kind, tracker, client in connected:
+        name = tracker.name
+        listed = config.workflows if config is not None else None
+
+        def workflows(name: str = name, listed: tuple[str, ...] | None = listed) -> WorkflowSet:
+            return registry.current.for_site(name, listed)
+
+        url = config.url if config is not None else ""
+        handlers = {
+            **dev.handlers(tracker, partial(_ticket_url, kind, url)),
+            **attachment_handlers(tracker),
+            FieldsAction.kind: FieldUpdates(tracker),
+        }
+        executor = Executor(
+            tracker, store, dry_run=settings.is_dry, retry=retry_policy(settings), handlers=handlers
+        )
+        health = TrackerHealth(
+            tracker,
+            every=settings.tracker_check_seconds,
+            retry=min(5.0, settings.tracker_check_seconds),
+            problem=NOT_CHECKED if client is not None else None,  # none to check when offline
+        )
+        jobs = Jobs(
+            engine,
+            tracker,
+            workflows,
+            settings.timezone,
+            timedelta(seconds=settings.reconcile_lookback),
+            development=dev.development if not sites else None,  # items are polled once
+            overlap=kind.overlap,
+        )
+        polling = kind.poll_interval(config) if config is not None else None
+        sites[name] = SiteServices(
+            name, kind, url, tracker, client, health, executor, jobs,
+            Billing(tracker, ledger, workflows), workflows,
+            settings.sweep_interval if polling is None else polling,
+        )
+    first, *others = sites.values()
     inbox = InboxWriter(engine, sqlite_synchronous=settings.sqlite_synchronous)
     worker = Worker(
         store,
-        tracker,
-        executor,
-        lambda: registry.current,
+        first.tracker,
+        first.executor,
+        first.workflows,
         concurrency=settings.worker_concurrency,
         intake_rate=inbox.rate,
         retry_later=retry_later(settings),
-        health=health,
+        health=first.health,
         comment_window=timedelta(seconds=settings.comment_window_seconds),
         timezone=settings.timezone,
         development=dev.development,
         parsers={DEVOPS: lambda body: hook_event("azure-devops", parse_hook(body))},
+        sites={s.name: (s.tracker, s.executor, s.workflows, s.health) for s in others},
     )
     inbox.on_commit = worker.wake
-    jobs = Jobs(
-        engine,
-        tracker,
-        lambda: registry.current,
-        settings.timezone,
-        timedelta(seconds=settings.reconcile_lookback),
-        worker.wake,
-        dev.development,
-    )
-    billing = Billing(tracker, Ledger(engine), lambda: registry.current)
-    services = Services(
-        settings, store, registry, inbox, worker, client, health, jobs, billing, dev.clients
-    )
+    for site in sites.values():
+        site.jobs.wake = worker.wake
+    services = Services(settings, store, registry, inbox, worker, sites, dev.clients)
 
     api = FastAPI(title="ticket-bridge", version=__version__, lifespan=_lifespan(services))
     api.state.settings = settings
     api.state.store = store
     api.state.registry = registry
     api.state.worker = worker
-    api.state.health = health
+    api.state.health = first.health
     api.state.services = services
     include_routes(api)
-    secret, password = settings.jira_webhook_secret, settings.devops_webhook_secret
+    password = settings.devops_webhook_secret
     hooks = {
-        "jira": jira_hook(
+        config.name: kinds()[config.kind].hook(config, settings) for config in configs if config is not None
+    }
+    if not hooks:  # offline: Jira's deliveries, unsigned unless a secret is set
+        secret = settings.jira_webhook_secret
+        hooks["jira"] = jira_hook(
             secret.get_secret_value().encode() if secret else None, envelope_problem,
             settings.signature_algorithms,
-        ),
-        DEVOPS: devops_hook(password.get_secret_value().encode() if password else None, hook_problem),
-    }
+        )
+    hooks[DEVOPS] = devops_hook(password.get_secret_value().encode() if password else None, hook_problem)
     return WebhookIntake(api, inbox, max_body_bytes=settings.max_body_bytes, hooks=hooks)
+
+
+def _site_warnings(config: SiteConfig, settings: Settings) -> None:
+    """Say once, at start, what leaves a site open or blind."""
+    if config.webhook_secret is None:
+        setting = "its webhook_secret_env" if settings.sites_file else f"BRIDGE_{config.kind.upper()}_WEBHOOK_SECRET"
+        log.warning(
+            "site %s: %s is not set: webhook deliveries are not authenticated; anyone who "
+            "can reach /webhooks/%s can submit one", config.name, setting, config.name,
+        )
+    if config.kind == "jira" and config.deployment == "datacenter" and not config.customer_groups:
+        log.warning("site %s: no customer groups (BRIDGE_JIRA_CUSTOMER_GROUPS): nobody counts as a customer", config.name)
 
 
 def _development_warnings(services: Services) -> None:
@@ -258,26 +315,27 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
         if settings.is_dry:
             why = "BRIDGE_DRY_RUN is set" if settings.dry_run else "no tracker is configured"
             log.warning("dry run (%s): decisions are recorded, actions are not sent", why)
-        if settings.jira_webhook_secret is None:
+        for config in site_configs(settings):
+            _site_warnings(config, settings)
+        if not settings.tracker_configured and settings.jira_webhook_secret is None:
             log.warning(
                 "BRIDGE_JIRA_WEBHOOK_SECRET is not set: webhook deliveries are not "
                 "authenticated; anyone who can reach /webhooks/jira can submit one"
             )
-        if settings.jira_deployment == "datacenter" and not settings.customer_groups:
-            log.warning("BRIDGE_JIRA_CUSTOMER_GROUPS is empty: nobody counts as a customer")
         _development_warnings(services)
         services.inbox.start()
-        identity_task = asyncio.create_task(_first_check(services.health))
+        checks = [asyncio.create_task(_first_check(site.health)) for site in services.sites.values()]
         worker_task = asyncio.create_task(services.worker.run(), name="worker")
         scheduler = AsyncIOScheduler(timezone=settings.timezone)
-        scheduler.add_job(
-            services.health.check_when_due,
-            "interval",
-            seconds=services.health.retry,
-            id="tracker-check",
-            max_instances=1,
-            coalesce=True,
-        )
+        for site in services.sites.values():
+            scheduler.add_job(
+                site.health.check_when_due,
+                "interval",
+                seconds=site.health.retry,
+                id=f"tracker-check-{site.name}",
+                max_instances=1,
+                coalesce=True,
+            )
         if settings.workflows_reload_seconds > 0:
             scheduler.add_job(
                 services.registry.reload_if_changed,
@@ -287,25 +345,28 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
                 max_instances=1,
                 coalesce=True,
             )
-        if settings.sweep_interval > 0 and settings.tracker_configured:
-            for name in ("reconcile", "timers"):
-                scheduler.add_job(
-                    services.jobs.scheduled,
-                    "interval",
-                    args=[name],
-                    seconds=settings.sweep_interval,
-                    id=f"sweep-{name}",
-                    max_instances=1,
-                    coalesce=True,
-                )
-        if settings.export_dir is not None and settings.tracker_configured:
+        for site in services.sites.values() if settings.tracker_configured else ():
+            every = {"reconcile": site.poll_interval, "timers": settings.sweep_interval}
+            for name, seconds in every.items():
+                if seconds > 0:
+                    scheduler.add_job(
+                        site.jobs.scheduled,
+                        "interval",
+                        args=[name],
+                        seconds=seconds,
+                        id=f"sweep-{name}-{site.name}",
+                        max_instances=1,
+                        coalesce=True,
+                    )
+        for site in services.sites.values() if settings.export_dir and settings.tracker_configured else ():
+            folder = settings.export_dir if len(services.sites) == 1 else settings.export_dir / site.name
             scheduler.add_job(
                 scheduled_preview,
                 "cron",
-                args=[services.billing, settings.export_dir, settings.export_format, ZoneInfo(settings.timezone)],
+                args=[site.billing, folder, settings.export_format, ZoneInfo(settings.timezone)],
                 day=1,
                 hour=6,
-                id="billing-preview",
+                id=f"billing-preview-{site.name}",
                 max_instances=1,
                 coalesce=True,
             )
@@ -320,13 +381,14 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
         try:
             yield
         finally:
-            identity_task.cancel()
+            for check in checks:
+                check.cancel()
             scheduler.shutdown(wait=False)
             services.inbox.stop()
             services.worker.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(worker_task, timeout=10)
-            for open_client in [services.client, *services.dev_clients]:
+            for open_client in [*(site.client for site in services.sites.values()), *services.dev_clients]:
                 if open_client is not None:
                     await open_client.aclose()
             services.store.engine.dispose()

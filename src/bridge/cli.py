@@ -135,6 +135,7 @@ def serve(
     import uvicorn
 
     from bridge.app import create_app
+    from bridge.sites import SitesError
     from bridge.web.limits import RequestLimits, bounded_http
     from bridge.workflows import WorkflowError
 
@@ -143,6 +144,11 @@ def serve(
     _raise_open_files_limit()
     try:
         asgi = create_app(settings)
+    except SitesError as exc:
+        for problem in exc.problems:
+            typer.echo(problem, err=True)
+        typer.echo("error: the sites are not configured right; not starting", err=True)
+        raise typer.Exit(1) from None
     except WorkflowError as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
@@ -224,19 +230,27 @@ def doctor(
 
 
 async def _doctor(settings: Settings, ticket: str | None) -> bool:
-    from bridge.app import build_tracker, jira_client
+    from bridge.app import retry_policy
     from bridge.doctor import examine
+    from bridge.sites import SitesError, sites_from_settings
+    from bridge.trackers.kinds import kinds
 
-    client = jira_client(settings) if settings.tracker_configured else None
-    tracker = build_tracker(settings, client) if client is not None else None
+    try:
+        configs = sites_from_settings(settings)
+    except SitesError as exc:
+        for problem in exc.problems:
+            typer.echo(f"FAIL  sites: {problem}")
+        return False
+    connections = [kinds()[c.kind].connect(c, settings, retry_policy(settings), None) for c in configs]
+    where = [f"{c.kind} at {c.url}" + (f" (site {c.name})" if len(configs) > 1 else "") for c in configs]
     healthy = True
     try:
-        async for finding in examine(settings, tracker, ticket):  # type: ignore[arg-type]
+        async for finding in examine(settings, [(w, c.tracker) for w, c in zip(where, connections)], ticket):
             typer.echo(str(finding))
             healthy = healthy and finding.ok
     finally:
-        if client is not None:
-            await client.aclose()
+        for connection in connections:
+            await connection.client.aclose()
     return healthy
 
 
@@ -363,37 +377,39 @@ def attention(
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]
+SiteName = Annotated[str | None, typer.Option("--site", help="Which site (default: the first configured).")]
 
 
 @sweep_cli.command("timers")
-def sweep_timers_command(dry_run: DryRun = False) -> None:
+def sweep_timers_command(dry_run: DryRun = False, site: SiteName = None) -> None:
     """Expire and remind what is due now: one line per ticket, then a summary."""
     import asyncio
 
     from bridge.jobs.command import sweep
 
-    raise typer.Exit(asyncio.run(sweep(_settings(), "timers", dry_run)))
+    raise typer.Exit(asyncio.run(sweep(_settings(), "timers", dry_run, site)))
 
 
 @sweep_cli.command("reconcile")
-def sweep_reconcile_command(dry_run: DryRun = False) -> None:
-    """Find status changes Jira never delivered and judge them: one line per change."""
+def sweep_reconcile_command(dry_run: DryRun = False, site: SiteName = None) -> None:
+    """Find status changes the tracker never delivered and judge them: one line per change
+    (on a Redmine without webhooks, this is its polling pass)."""
     import asyncio
 
     from bridge.jobs.command import sweep
 
-    raise typer.Exit(asyncio.run(sweep(_settings(), "reconcile", dry_run)))
+    raise typer.Exit(asyncio.run(sweep(_settings(), "reconcile", dry_run, site)))
 
 
 @timers_cli.command("list")
-def timers_list() -> None:
+def timers_list(site: SiteName = None) -> None:
     """Every ticket with a running timer: since when, when it runs out, what then. Changes
     nothing."""
     import asyncio
 
     from bridge.jobs.command import list_timers
 
-    raise typer.Exit(asyncio.run(list_timers(_settings())))
+    raise typer.Exit(asyncio.run(list_timers(_settings(), site)))
 
 
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
@@ -411,6 +427,7 @@ def export_billing(
     run: Annotated[int | None, typer.Option("--run", help="Export a final run again, identical.", min=1, max=MAX_ID)] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (default: standard output).")] = None,
     by: Annotated[str | None, typer.Option(help="Who asks, recorded with a final run (default: your login).")] = None,
+    site: SiteName = None,
 ) -> None:
     """Done work with its logged hours for a period. A preview (the default) records
     nothing; --final bills it, so no later export bills the same work again."""
@@ -440,7 +457,7 @@ def export_billing(
     except PeriodError as exc:
         _usage(str(exc))
     who = by or getpass.getuser()
-    raise typer.Exit(asyncio.run(export(settings, period, layout, output, final=final, by=who)))
+    raise typer.Exit(asyncio.run(export(settings, period, layout, output, final=final, by=who, site=site)))
 
 
 @billing_cli.command("runs")

@@ -228,7 +228,8 @@ class Settings(BaseSettings):
 
     @property
     def tracker_configured(self) -> bool:
-        return self.jira_url is not None
+        """Whether any site is configured: a Jira, a Redmine, or a sites file."""
+        return self.jira_url is not None or self.redmine_url is not None or self.sites_file is not None
 
     @property
     def is_dry(self) -> bool:

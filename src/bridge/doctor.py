@@ -8,7 +8,7 @@ it). Nothing is created or changed: the database is only looked at, the tracker 
 from __future__ import annotations
 
 import difflib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bridge.config import Settings
+from bridge.trackers.base import Tracker
 from bridge.trackers.jira import JiraTracker
 from bridge.workflows import WorkflowSet, check_paths
 
@@ -31,24 +32,36 @@ class Finding:
 
 
 async def examine(
-    settings: Settings, tracker: JiraTracker | None, ticket: str | None = None
+    settings: Settings, sites: Sequence[tuple[str, Tracker]], ticket: str | None = None
 ) -> AsyncIterator[Finding]:
+    """`sites`: each site's (where, tracker); none when no tracker is configured."""
     yield Finding(True, "settings", "read from the environment and .env")
     yield database(settings.database_url)
     workflows, finding = _workflows(settings.workflows_dir)
     yield finding
-    if tracker is None:
-        yield Finding(False, "tracker", "BRIDGE_JIRA_URL is not set: the bridge would only judge, never act")
+    if not sites:
+        yield Finding(
+            False, "tracker",
+            "no tracker is configured (BRIDGE_JIRA_URL, BRIDGE_REDMINE_URL or BRIDGE_SITES_FILE): "
+            "the bridge would only judge, never act",
+        )
         return
+    for where, tracker in sites:
+        async for found in _site(where, tracker, workflows, ticket):
+            yield found
+
+
+async def _site(
+    where: str, tracker: Tracker, workflows: WorkflowSet | None, ticket: str | None
+) -> AsyncIterator[Finding]:
     problem = await tracker.check()
-    where = f"jira at {settings.jira_url}"
     if problem is not None:
         yield Finding(False, "tracker", f"{where}: {problem.text}")
         return
     yield Finding(True, "tracker", f"{where} accepts the bridge as {', '.join(sorted(await tracker.identity()))}")
-    if ticket:
+    if ticket and isinstance(tracker, JiraTracker):
         yield await _permissions(tracker, ticket)
-    if workflows is not None:
+    if workflows is not None and isinstance(tracker, JiraTracker):
         yield await _statuses(tracker, workflows)
 
 

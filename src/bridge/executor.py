@@ -26,6 +26,7 @@ from bridge.engine import (
 from bridge.handlers import Handler, tracker_handlers
 from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
 from bridge.trackers.base import (
+    StatusNotChanged,
     Tracker,
     TrackerError,
     TrackerRejected,
@@ -134,6 +135,9 @@ class Executor:
         for i, action in enumerate(pending):
             try:
                 outcome, note = await self._apply_one(action, look_first=resumed)
+            except StatusNotChanged as exc:
+                await self._kept(action, pending[i + 1 :], exc)
+                return Applied()
             except TrackerError as exc:
                 log.warning("action %s on %s failed: %s", action.kind, action.ticket, exc)
                 retryable = isinstance(exc, (TrackerUnavailable, TrackerUnauthorized))
@@ -157,6 +161,25 @@ class Executor:
         if sent:  # one line per delivery, not one per action
             log.info("applied %s on %s", ", ".join(sent), pending[0].ticket)
         return Applied()
+
+    async def _kept(self, action: PendingAction, rest: list[PendingAction], exc: StatusNotChanged) -> None:
+        """A move the tracker took and did not make: never silence. The decision needs
+        attention, the team reads why in an internal note, and the rest of the decision (a
+        comment telling the customer the move was undone) is not sent."""
+        log.warning("%s on %s was not made: %s", action.kind, action.ticket, exc)
+        reason = f"the tracker kept the status: {exc}"
+        await self._record(action.id, FAILED, reason)
+        if rest:
+            await self._record([a.id for a in rest], SKIPPED, "the transition before it was not made")
+        await asyncio.to_thread(self.store.needs_attention, action.id, reason)
+        note = (
+            f"ticket-bridge could not move this ticket to '{action.payload.get('to_status')}': {exc}. "
+            "Please move it by hand, or let the bridge's account make this change in the tracker's workflow."
+        )
+        try:
+            await self.tracker.comment(action.ticket, note, public=False, marker=f"{action.key}:kept")
+        except TrackerError as failed:
+            log.warning("the note on %s could not be added: %s", action.ticket, failed)
 
     async def _record(self, ids: int | list[int], outcome: str, note: str | None) -> None:
         await asyncio.to_thread(self.store.set_action_outcome, ids, outcome, note)

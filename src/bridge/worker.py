@@ -64,6 +64,18 @@ class RetryLater:
         return now + min(max(failing, self.first), self.longest)
 
 
+@dataclass(frozen=True)
+class SiteWork:
+    """What the worker uses for the deliveries of one site: its tracker, the executor that
+    acts on it, the judge and the workflows that apply to it."""
+
+    tracker: Tracker
+    executor: Executor
+    judging: Judge
+    workflows: Callable[[], WorkflowSet]
+    health: TrackerHealth | None = None
+
+
 class Worker:
     def __init__(
         self,
@@ -85,17 +97,28 @@ class Worker:
         timezone: str = "Europe/Prague",
         development: Development | None = None,
         parsers: Mapping[str, Callable[[bytes], Event]] | None = None,
+        sites: Mapping[str, tuple[Tracker, Executor, Callable[[], WorkflowSet], TrackerHealth | None]]
+        | None = None,
     ) -> None:
-        """`parsers`: how deliveries that did not come from the tracker (a development
-        provider's hooks) are read, by the name they were received under."""
+        """`tracker`, `executor` and `workflows` serve the first site; `sites`, any others,
+        by name: a delivery is judged and acted on through the site it was received for.
+        `parsers`: how deliveries that did not come from a site (a development provider's
+        hooks) are read, by the name they were received under; the first site judges them."""
         self.store = store
-        self.tracker = tracker
-        self.executor = executor
-        self.workflows = workflows
-        self.judging = Judge(
-            store, tracker, workflows, comment_window=comment_window, timezone=timezone,
-            development=development,
-        )
+
+        def work(
+            tracker: Tracker, executor: Executor, workflows: Callable[[], WorkflowSet], health: TrackerHealth | None
+        ) -> SiteWork:
+            judging = Judge(
+                store, tracker, workflows, comment_window=comment_window, timezone=timezone,
+                development=development,
+            )
+            return SiteWork(tracker, executor, judging, workflows, health)
+
+        self.first = work(tracker, executor, workflows, health)
+        self.sites: dict[str, SiteWork] = {tracker.name: self.first}
+        for name, parts in (sites or {}).items():
+            self.sites[name] = work(*parts)
         self.parsers = dict(parsers or {})
         self.jobs = JobRecords(store.engine)
         self.batch_size = batch_size
@@ -115,8 +138,27 @@ class Worker:
         self._room = asyncio.Event()  # set when fewer than _max_inflight tasks run
         self._tails: dict[str, asyncio.Task[Finished]] = {}  # the last task of each ticket
 
+    # the first site's parts, as a worker of one site has them
+    @property
+    def tracker(self) -> Tracker:
+        return self.first.tracker
+
+    @property
+    def executor(self) -> Executor:
+        return self.first.executor
+
+    @property
+    def judging(self) -> Judge:
+        return self.first.judging
+
+    def site(self, name: str) -> SiteWork:
+        """The site a delivery (or an event) was received for; a development provider's
+        deliveries, and names no site has, go to the first."""
+        return self.sites.get(name, self.first)
+
     def _parse(self, item: Claimed) -> Event:
-        return self.parsers.get(item.tracker, self.tracker.parse)(item.body)
+        parse = self.parsers.get(item.tracker)
+        return parse(item.body) if parse is not None else self.site(item.tracker).tracker.parse(item.body)
 
     # -- running -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -137,8 +179,9 @@ class Worker:
                 yielded += 0.05
                 continue
             yielded = 0.0
-            if self.health is not None and self.health.blocking:
-                # the tracker refuses the bridge: deliveries wait in the inbox until it is fixed
+            if all(site.health is not None and site.health.blocking for site in self.sites.values()):
+                # the trackers refuse the bridge: deliveries wait in the inbox until it is
+                # fixed (with several sites, a site refusing it has its deliveries retried)
                 await asyncio.sleep(self.idle_seconds)
                 continue
             if len(self._inflight) >= self._max_inflight:
@@ -215,27 +258,28 @@ class Worker:
     ) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
-        if item.claims > 1 or event.ticket in self._tails or event.kind in (Kind.TIMER, Kind.DEV_ITEM):
+        if item.claims > 1 or _tail_key(item, event) in self._tails or event.kind in (Kind.TIMER, Kind.DEV_ITEM):
             return None
-        if decide(event, self.judging.workflow_of(event)).verdict not in SETTLED:
+        site = self.site(item.tracker)
+        if decide(event, site.judging.workflow_of(event)).verdict not in SETTLED:
             return None
-        if trimmed(event, self.workflows()):  # completed from the tracker before it is judged
+        if trimmed(event, site.workflows()):  # completed from the tracker before it is judged
             return None
         before, mark = await self._judged_elsewhere(item, event, batch)
         if before is not None:
             return before
         try:
             with counting_attempts() as attempts:
-                event, decision = await self.judging.judge(event)
+                event, decision = await site.judging.judge(event)
         except Exception:
             return None
         if decision.actions or decision.verdict not in SETTLED:
             return None
-        record = record_of(event, decision, self.executor.dry_run)
+        record = record_of(event, decision, site.executor.dry_run)
         return Finished(item.id, DONE, record, attempts=attempts[0], change=mark)
 
     def _spawn(self, item: Claimed, event: Event) -> None:
-        ticket = event.ticket or f"#{event.ticket_id}"  # not yet known by key: by id
+        ticket = _tail_key(item, event)
         task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event))
         self._tails[ticket] = task
         self._inflight.add(task)
@@ -284,24 +328,25 @@ class Worker:
 
     async def _handle(self, item: Claimed, event: Event) -> Finished:
         key = f"{item.tracker}:{item.delivery_key}"
+        site = self.site(item.tracker)
         try:
             if item.claims > 1:
                 resumed = await asyncio.to_thread(self.store.unfinished_actions, item.id)
                 if resumed is not None:  # decided before: finish what that decision began
-                    applied = await self.executor.apply(resumed, resumed=True)
+                    applied = await site.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
-            event, decision = await self.judging.judge(event)
+            event, decision = await site.judging.judge(event)
             if decision.verdict is Verdict.WAITING:
                 return _waiting(item, event, decision)
             if not decision.actions:
-                return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run))
-            applied = await self.executor.execute(item.id, key, event, decision)
+                return Finished(item.id, DONE, record_of(event, decision, site.executor.dry_run))
+            applied = await site.executor.execute(item.id, key, event, decision)
             return self._ended(item, event, applied)
         except TrackerUnavailable as exc:
             return self._retry_later(item, event, str(exc))
         except TrackerUnauthorized as exc:  # hold everything until the credentials work
-            if self.health is not None:
-                await self.health.check()
+            if site.health is not None:
+                await site.health.check()
             return self._retry_later(item, event, str(exc))
         except TrackerError as exc:
             log.warning("delivery %s dead-lettered: %s", item.id, exc)
@@ -320,7 +365,8 @@ class Worker:
         passes them by."""
         if event.change_id is None or (event.kind is not Kind.STATUS_CHANGED and not event.attached):
             return None, None
-        if event.actor.role is not Role.CUSTOMER and await self.tracker.own_change(event.actor):
+        site = self.site(item.tracker)
+        if event.actor.role is not Role.CUSTOMER and await site.tracker.own_change(event.actor):
             return None, None
         mark = (item.tracker, change_key(event.ticket, event.change_id))
         owner = None if batch is None or mark not in batch else -1
@@ -333,7 +379,7 @@ class Worker:
         decision = Decision(
             Verdict.IGNORED, Rule.JUDGED_BEFORE, f"change {event.change_id} was judged with another delivery"
         )
-        return Finished(item.id, DONE, record_of(event, decision, self.executor.dry_run)), None
+        return Finished(item.id, DONE, record_of(event, decision, site.executor.dry_run)), None
 
     def _ended(self, item: Claimed, event: Event, applied: Applied) -> Finished:
         if applied.error is None:
@@ -355,6 +401,12 @@ class Worker:
             )
         log.warning("delivery %s waits for the tracker until %s: %s", item.id, f"{at:%H:%M:%S}", error)
         return Finished(item.id, RETRYING, None, error, at, event.ticket, since)
+
+
+def _tail_key(item: Claimed, event: Event) -> str:
+    """Whose turn a delivery waits for: its ticket's, on its site (by id where the key is
+    not known yet)."""
+    return f"{item.tracker}:{event.ticket or '#' + str(event.ticket_id)}"
 
 
 def _behind(item: Claimed, ticket: str, first: int, retry_at: datetime) -> Finished:

@@ -59,5 +59,5 @@ def test_a_broken_workflow_and_no_tracker_are_failures(tmp_path):
     assert result.returncode == 1
     found = {line.split(":")[0]: line for line in lines(result)}
     assert "service-sheet.yaml:" in found["FAIL  workflows"] and "statuzes" in found["FAIL  workflows"]
-    assert "BRIDGE_JIRA_URL is not set" in found["FAIL  tracker"]
+    assert "no tracker is configured" in found["FAIL  tracker"]
 

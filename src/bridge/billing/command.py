@@ -65,13 +65,14 @@ def _summary(what: str, totals: Totals, output: Path | None) -> str:
 
 
 async def export(
-    settings: Settings, period: Period, layout: Layout, output: Path | None, *, final: bool, by: str
+    settings: Settings, period: Period, layout: Layout, output: Path | None, *, final: bool, by: str,
+    site: str | None = None,
 ) -> int:
     """Preview or bill `period`; 0 done, 1 the tracker or the ledger failed it."""
     from bridge.jobs.command import close_services, services_of
 
-    services = services_of(settings, "read billable work from")
-    billing: Billing = services.billing
+    services, chosen = services_of(settings, "read billable work from", site)
+    billing: Billing = chosen.billing
     billing.progress = progress()
     billing.warn = lambda problem: typer.echo(f"\rwarning: {problem}", err=True)
     try:

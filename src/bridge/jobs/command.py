@@ -33,28 +33,41 @@ def _progress() -> Callable[[int], None]:
     return show
 
 
-def services_of(settings: Settings, purpose: str = "sweep"):  # type: ignore[no-untyped-def]
-    """The service's parts, built as `bridge serve` builds them; exit 1 without a tracker."""
+def services_of(settings: Settings, purpose: str = "sweep", site: str | None = None):  # type: ignore[no-untyped-def]
+    """The service's parts, built as `bridge serve` builds them, and the site asked for;
+    exit 1 without a tracker, 2 naming a site there is not."""
     from bridge.app import create_app
+    from bridge.site_services import UnknownSite
 
     if not settings.tracker_configured:
-        typer.echo(f"error: BRIDGE_JIRA_URL is not set: there is no tracker to {purpose}", err=True)
+        typer.echo(
+            f"error: no tracker is configured (BRIDGE_JIRA_URL, BRIDGE_REDMINE_URL or "
+            f"BRIDGE_SITES_FILE): there is no tracker to {purpose}",
+            err=True,
+        )
         raise typer.Exit(1)
-    return create_app(settings).app.state.services
-
-
-async def sweep(settings: Settings, job: str, dry_run: bool) -> int:
-    """Run one job once; 0 unless the sweep itself failed."""
-    chosen = _sweep_timers if job == "timers" else _sweep_reconcile
-    return await _run(settings, f"the {job} sweep failed", lambda s, z: chosen(s, z, dry_run))
-
-
-async def _run(settings: Settings, failing: str, work: Callable[[Any, ZoneInfo], Awaitable[None]]) -> int:
-    """`work` with the services built from `settings`, always closed after: 0, or 1 when it
-    failed (said in one line)."""
-    services = services_of(settings)
+    services = create_app(settings).app.state.services
     try:
-        await work(services, ZoneInfo(settings.timezone))
+        return services, services.site(site)
+    except UnknownSite as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def sweep(settings: Settings, job: str, dry_run: bool, site: str | None = None) -> int:
+    """Run one job once on a site; 0 unless the sweep itself failed."""
+    chosen = _sweep_timers if job == "timers" else _sweep_reconcile
+    return await _run(settings, f"the {job} sweep failed", lambda s, o, z: chosen(s, o, z, dry_run), site)
+
+
+async def _run(
+    settings: Settings, failing: str, work: Callable[[Any, Any, ZoneInfo], Awaitable[None]], site: str | None
+) -> int:
+    """`work` with the services built from `settings` and the site asked for, always closed
+    after: 0, or 1 when it failed (said in one line)."""
+    services, chosen = services_of(settings, site=site)
+    try:
+        await work(services, chosen, ZoneInfo(settings.timezone))
         return 0
     except Exception as exc:
         typer.echo(f"error: {failing}: {exc}", err=True)
@@ -63,8 +76,8 @@ async def _run(settings: Settings, failing: str, work: Callable[[Any, ZoneInfo],
         await close_services(services)
 
 
-async def _sweep_timers(services: Any, zone: ZoneInfo, dry_run: bool) -> None:
-    result = await services.jobs.timers(dry_run=dry_run, progress=_progress())
+async def _sweep_timers(services: Any, site: Any, zone: ZoneInfo, dry_run: bool) -> None:
+    result = await site.jobs.timers(dry_run=dry_run, progress=_progress())
     if result is None:
         typer.echo("another process is sweeping timers right now; nothing done")
         return
@@ -75,8 +88,8 @@ async def _sweep_timers(services: Any, zone: ZoneInfo, dry_run: bool) -> None:
     await _finish(services, summary, result.refused, dry_run)
 
 
-async def _sweep_reconcile(services: Any, zone: ZoneInfo, dry_run: bool) -> None:
-    found = await services.jobs.reconcile(dry_run=dry_run, progress=_progress())
+async def _sweep_reconcile(services: Any, site: Any, zone: ZoneInfo, dry_run: bool) -> None:
+    found = await site.jobs.reconcile(dry_run=dry_run, progress=_progress())
     if found is None:
         typer.echo("another process is reconciling right now; nothing done")
         return
@@ -113,23 +126,24 @@ async def _take_up(services) -> str:  # type: ignore[no-untyped-def]
 
 
 async def close_services(services) -> None:  # type: ignore[no-untyped-def]
-    if services.client is not None:
-        await services.client.aclose()
+    for site in services.sites.values():
+        if site.client is not None:
+            await site.client.aclose()
     services.store.engine.dispose()
 
 
-async def list_timers(settings: Settings) -> int:
-    return await _run(settings, "reading the tickets failed", _list_timers)
+async def list_timers(settings: Settings, site: str | None = None) -> int:
+    return await _run(settings, "reading the tickets failed", _list_timers, site)
 
 
-async def _list_timers(services: Any, zone: ZoneInfo) -> None:
+async def _list_timers(services: Any, site: Any, zone: ZoneInfo) -> None:
     def refused(workflow: str, exc: Exception) -> None:
         typer.echo(f"warning: passed over workflow {workflow}: {exc}", err=True)
 
     count = 0
     now = datetime.now(UTC)
     async for running in running_timers(
-        services.worker.tracker, services.registry.current, str(zone), now, refused
+        site.tracker, site.workflows(), str(zone), now, refused
     ):
         typer.echo(running.describe(zone))
         count += 1

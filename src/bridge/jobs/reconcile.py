@@ -49,9 +49,12 @@ async def sweep_reconcile(
     *,
     dry_run: bool = False,
     progress: Callable[[int], None] = lambda seen: None,
+    overlap: timedelta = OVERLAP,
 ) -> Reconciled:
+    """`overlap`: how far before the cursor the search reaches (Jira's index lags behind
+    its changes; Redmine's `updated_on` has one-second resolution and no lag)."""
     cursor = await asyncio.to_thread(jobs.cursor, JOB, tracker.name)
-    since = (cursor or now - lookback) - OVERLAP
+    since = (cursor or now - lookback) - overlap
     result = Reconciled(since)
     own = await tracker.identity()
     for workflow in workflows:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from bridge.jobs.devitems import Development
-from bridge.jobs.reconcile import Reconciled, sweep_reconcile
+from bridge.jobs.reconcile import OVERLAP, Reconciled, sweep_reconcile
 from bridge.jobs.runner import run_exclusive
 from bridge.jobs.timers import Sweep, sweep_timers
 from bridge.store import JobRecords
@@ -33,6 +33,11 @@ class Jobs:
     lookback: timedelta
     wake: Callable[[], None] = lambda: None
     development: Development | None = None  # linked items are polled with each reconcile
+    overlap: timedelta = OVERLAP  # how far each reconcile reads back before its cursor
+
+    def _lock(self, job: str) -> str:
+        """One process at a time runs a job on a site; other sites' rounds go on."""
+        return f"{job}:{self.tracker.name}"
 
     @property
     def records(self) -> JobRecords:
@@ -45,7 +50,7 @@ class Jobs:
                 dry_run=dry_run, progress=progress,
             )
 
-        sweep = await run_exclusive(self.engine, "timers", work)
+        sweep = await run_exclusive(self.engine, self._lock("timers"), work)
         if sweep is not None and sweep.queued and not dry_run:
             log.info("timers: %d of %d tickets due, queued", len(sweep.queued), sweep.seen)
             self.wake()
@@ -55,15 +60,15 @@ class Jobs:
         async def work() -> Reconciled:
             found = await sweep_reconcile(
                 self.tracker, self.records, self.workflows(), datetime.now(UTC), self.lookback,
-                dry_run=dry_run, progress=progress,
+                dry_run=dry_run, progress=progress, overlap=self.overlap,
             )
             if self.development is not None and not dry_run:
                 found.polled = await self.development.poll()
             return found
 
-        found = await run_exclusive(self.engine, "reconcile", work)
+        found = await run_exclusive(self.engine, self._lock("reconcile"), work)
         if found is not None and found.queued:
-            log.warning("reconcile: %d status changes no delivery brought, queued", found.queued)
+            log.warning("reconcile of %s: %d status changes no delivery brought, queued", self.tracker.name, found.queued)
         if found is not None and (found.queued or (found.polled and found.polled.queued)):
             self.wake()
         return found

@@ -174,6 +174,17 @@ class Audit:
             PendingAction(r.id, r.idempotency_key, r.kind, r.ticket, r.payload) for r in rows
         ]
 
+    def needs_attention(self, action_id: int, reason: str) -> None:
+        """The decision of `action_id` could not be carried out: it now needs attention,
+        for `reason` (the attention queue lists it)."""
+        decision = select(actions.c.decision_id).where(actions.c.id == action_id).scalar_subquery()
+        with begin_write(self.engine) as conn:
+            conn.execute(
+                update(decisions).where(decisions.c.id == decision).values(
+                    verdict="needs_attention", reason=clean_text(reason)
+                )
+            )
+
     def set_action_outcome(
         self, action_ids: int | list[int], outcome: str, error: str | None = None
     ) -> None:

@@ -6,6 +6,8 @@ Exceptions:
     ├── TrackerUnavailable   network failure, 5xx, 429: retried; the delivery waits
     ├── TrackerUnauthorized  401: the credentials; the delivery waits, the worker holds
     └── TrackerRejected      the tracker refused the call (other 4xx): dead-lettered
+        └── StatusNotChanged the tracker took a status change and kept the status: the
+                             decision needs attention, the ticket gets an internal note
     MalformedDelivery        a delivery that does not describe an event
 """
 
@@ -45,6 +47,11 @@ class TrackerUnauthorized(TrackerError):
 
 class TrackerRejected(TrackerError):
     pass
+
+
+class StatusNotChanged(TrackerRejected):
+    """The tracker accepted a status change and kept the status: Redmine's own workflow
+    drops a change the bridge's account may not make, and still answers 204."""
 
 
 @dataclass(frozen=True)

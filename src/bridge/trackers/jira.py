@@ -120,7 +120,10 @@ class JiraTracker:
         retry: RetryPolicy | None = None,
         group_cache_seconds: float = 300.0,
         clock: Any = time.monotonic,
+        name: str = "jira",
     ) -> None:
+        """`name`: the site's, carried by every event parsed and every record made."""
+        self.name = name
         self._client = client
         self.deployment = deployment
         self._api = "/rest/api/3" if deployment == "cloud" else "/rest/api/2"
@@ -133,7 +136,7 @@ class JiraTracker:
         self._organizations: tuple[str | None] | None = None  # (field id,) once read
 
     def parse(self, body: bytes) -> Event:
-        return parse_body(body)
+        return parse_body(body, self.name)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await send(self._client, method, self._api + path, self._retry, **kwargs)

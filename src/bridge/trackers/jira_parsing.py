@@ -217,12 +217,12 @@ def _said(comment: Mapping[str, Any] | None, kind: Kind) -> str | None:
     return comment_text(comment.get("body"))
 
 
-def parse_body(body: bytes) -> Event:
+def parse_body(body: bytes, tracker: str = "jira") -> Event:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedDelivery(f"body is not JSON: {exc}") from None
-    return parse_delivery(payload)
+    return parse_delivery(payload, tracker=tracker)
 
 
 def actor_of(user: Any, where: str = "user") -> Actor:

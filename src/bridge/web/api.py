@@ -92,10 +92,16 @@ async def readyz(store: StoreDep, registry: RegistryDep, request: Request) -> JS
     checks["workflows"] = registry.current.names if len(registry.current) else "none loaded"
     if registry.last_problems:
         checks["refused_workflow_change"] = [str(p) for p in registry.last_problems]
-    settings, health = request.app.state.settings, request.app.state.health
-    checks["tracker"] = health.describe() if settings.tracker_configured else "not configured"
+    settings, sites = request.app.state.settings, request.app.state.services.sites
+    healths = {name: site.health for name, site in sites.items()}
+    if not settings.tracker_configured:
+        checks["tracker"] = "not configured"
+    elif len(healths) == 1:
+        checks["tracker"] = next(iter(healths.values())).describe()
+    else:
+        checks["tracker"] = {name: health.describe() for name, health in healths.items()}
     checks["dry_run"] = settings.is_dry
-    ready = checks["database"] == "ok" and len(registry.current) > 0 and health.ok
+    ready = checks["database"] == "ok" and len(registry.current) > 0 and all(h.ok for h in healths.values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 

@@ -24,6 +24,7 @@ from bridge.billing.export import Billing, ExportError, Layout, describe, write_
 from bridge.billing.model import Period
 from bridge.billing.period import PeriodError, parse_period
 from bridge.store import MAX_ID
+from bridge.site_services import UnknownSite
 from bridge.store.ledger import LedgerConflict
 from bridge.trackers.base import TrackerError
 
@@ -124,10 +125,19 @@ router = APIRouter(
 )
 
 
-def _billing(request: Request) -> Billing:
+def _billing(
+    request: Request,
+    site: Annotated[str | None, Query(description="The site whose work is billed (default: the first).")] = None,
+) -> Billing:
     if not request.app.state.settings.tracker_configured:
-        raise HTTPException(503, "no tracker configured (BRIDGE_JIRA_URL): there is no work to read")
-    return request.app.state.services.billing
+        raise HTTPException(503, "no tracker configured: there is no work to read")
+    try:
+        return request.app.state.services.site(site).billing
+    except UnknownSite as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+BillingAsked = Annotated[Billing, Depends(_billing)]
 
 
 def _period(
@@ -176,9 +186,8 @@ def _file(spool: IO[bytes], fmt: str, name: str) -> StreamingResponse:
         503: {"model": ErrorMessage, "description": "No tracker configured"},
     },
 )
-async def preview(request: Request, asker: Asker, period: PeriodAsked, layout: LayoutAsked) -> StreamingResponse:
+async def preview(asker: Asker, period: PeriodAsked, layout: LayoutAsked, billing: BillingAsked) -> StreamingResponse:
     """The period's billable work as it stands; nothing is recorded."""
-    billing = _billing(request)
     spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
     try:
         await billing.preview(period, layout, spool, f"api:{asker}")
@@ -199,10 +208,9 @@ async def preview(request: Request, asker: Asker, period: PeriodAsked, layout: L
         503: {"model": ErrorMessage, "description": "No tracker configured"},
     },
 )
-async def bill_period(request: Request, asker: Asker, period: PeriodAsked) -> JSONResponse:
+async def bill_period(asker: Asker, period: PeriodAsked, billing: BillingAsked) -> JSONResponse:
     """Bill the period: a final run is recorded in the ledger, and no later export bills
     the same work again."""
-    billing = _billing(request)
     try:
         run = await billing.record(period, f"api:{asker}")
     except TrackerError as exc:

@@ -1,4 +1,4 @@
-"""The webhook edge: `POST /webhooks/{tracker}` as a bare ASGI handler.
+"""The webhook edge: `POST /webhooks/{site}` as a bare ASGI handler.
 
 This is the hot path, so it does only what must happen before the answer: bound the body,
 authenticate it as its tracker's `Hook` says (a signature, a password), check the body is a
@@ -46,6 +46,8 @@ KEPT_HEADERS = frozenset({
     b"x-atlassian-webhook-flow",
     b"x-hub-signature",
 })
+# A shared secret sent as it is, by senders that cannot sign (Redmine's webhook plugin).
+TOKEN_HEADER = b"x-bridge-token"
 # Far longer than the ids trackers send. A longer one is hashed: the idempotency keys of the
 # delivery's actions are built from it and must fit their column as well.
 MAX_DELIVERY_ID = 128
@@ -110,8 +112,18 @@ class WebhookIntake:
         self.paths = {f"/webhooks/{name}": name for name in self.hooks}
         self.max_body_bytes = max_body_bytes
 
+    def _route(self, path: str) -> tuple[str | None, str | None]:
+        """The site a path delivers to, and the secret token the path carries after it
+        (`/webhooks/{site}/{token}`: for senders that can neither sign nor set a header)."""
+        site = self.paths.get(path)
+        if site is not None or not path.startswith("/webhooks/"):
+            return site, None
+        head, sep, token = path.rpartition("/")
+        site = self.paths.get(head)
+        return (site, token) if site is not None and token else (None, None)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tracker = self.paths.get(scope.get("path", "")) if scope["type"] == "http" else None
+        tracker, token = self._route(scope.get("path", "")) if scope["type"] == "http" else (None, None)
         if tracker is None:
             await self.app(scope, receive, send)
             return
@@ -119,7 +131,7 @@ class WebhookIntake:
             await _answer(send, 405, {"error": "use POST"}, extra=[(b"allow", b"POST")])
             return
         try:
-            status, payload = await self._intake(tracker, scope, receive)
+            status, payload = await self._intake(tracker, scope, receive, token)
         except ClientGone:
             return
         except Unauthenticated as exc:
@@ -128,7 +140,12 @@ class WebhookIntake:
             return
         await _answer(send, status, payload)
 
-    async def _intake(self, tracker: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
+    async def _intake(
+        self, tracker: str, scope: Scope, receive: Receive, token: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """`token`: a secret given in the path; like one in an `X-Bridge-Token` header, it
+        is handed to the site's authentication as `token=<value>` when no proof came in its
+        own header."""
         hook = self.hooks[tracker]
         proof_header = hook.authentication.header if hook.authentication else None
         kept: dict[str, str] = {}
@@ -140,6 +157,10 @@ class WebhookIntake:
                 declared = value
             if name == proof_header:
                 proof = value.decode("latin-1")
+            elif name == TOKEN_HEADER and token is None:
+                token = value.decode("latin-1")
+        if proof is None and token is not None:
+            proof = f"token={token}"
         limit = self.max_body_bytes
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return 413, {"error": f"body larger than {limit} bytes"}
