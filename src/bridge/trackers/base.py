@@ -6,6 +6,7 @@ Exceptions:
     ├── TrackerUnavailable   network failure, 5xx, 429: retried; the delivery waits
     ├── TrackerUnauthorized  401: the credentials; the delivery waits, the worker holds
     └── TrackerRejected      the tracker refused the call (other 4xx): dead-lettered
+        └── StatusNotChanged the tracker took a status change but kept the status
     MalformedDelivery        a delivery that does not describe an event
 """
 
@@ -84,8 +85,9 @@ class Tracker(Protocol):
     async def identity(self) -> frozenset[str]:
         """The ids of the bridge's own account (asked once, then remembered)."""
 
-    async def role_of(self, actor: Actor) -> Role:
-        """Customer or agent, where the delivery alone cannot tell."""
+    async def role_of(self, actor: Actor, project: str | None = None) -> Role:
+        """Customer or agent, where the delivery alone cannot tell; `project`: the event's,
+        where the tracker gives roles per project (Redmine)."""
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         """The ticket as it is now, with the transitions open from its status."""
@@ -167,7 +169,7 @@ class OfflineTracker:
     async def identity(self) -> frozenset[str]:
         return frozenset()
 
-    async def role_of(self, actor: Actor) -> Role:
+    async def role_of(self, actor: Actor, project: str | None = None) -> Role:
         return Role.UNKNOWN
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
@@ -223,3 +225,11 @@ class OfflineTracker:
 
     async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
         raise TrackerUnavailable("no tracker configured")
+
+
+class StatusNotChanged(TrackerRejected):
+    """The tracker accepted a status change and kept the status: Redmine answers 204 to
+    `PUT /issues/{id}.json` even when its own workflow (the roles' allowed transitions)
+    silently drops the new status, so the adapter reads the status back and raises this.
+    Sending again cannot help; the executor turns it into needs-attention with an internal
+    note, so that someone gives the bridge's role the transition in Redmine's workflow."""
