@@ -29,7 +29,7 @@ from bridge.trackers.base import (
     TrackerUnavailable,
 )
 from bridge.trackers.http import RestClient, RetryPolicy
-from bridge.trackers.redmine_api import API_SETTING, RedmineApi, key, unknown, usable
+from bridge.trackers.redmine_api import API_SETTING, RedmineApi, path_id, unknown, usable
 from bridge.trackers.redmine_issues import (
     HELPDESK_MAILBOX, Statuses, comments_of, digits, found_of, get, history_of, journals_of,
     status_ids, statuses_of, ticket_of, worked_ticket, worklog_of,
@@ -139,7 +139,7 @@ class RedmineTracker:
     async def _members(self, project: str) -> dict[str, frozenset[str]]:
         async def load() -> dict[str, frozenset[str]]:
             found: dict[str, set[str]] = {}
-            async for page in self._api.pages(f"/projects/{key(project)}/memberships.json", {}, "memberships"):
+            async for page in self._api.pages(f"/projects/{path_id(project)}/memberships.json", {}, "memberships"):
                 for membership in page:  # a group's members are listed each on their own too
                     user = digits(get(get(membership, "user"), "id"))
                     roles = get(membership, "roles")
@@ -201,7 +201,7 @@ class RedmineTracker:
         if "subtasks" in fields:
             children = {}
             if issue.get("children"):
-                query = {"parent_id": key(key), "status_id": "*"}
+                query = {"parent_id": path_id(key), "status_id": "*"}
                 async for page in self._api.pages("/issues.json", query, "issues"):
                     children.update({i: child for child in page if (i := digits(get(child, "id")))})
         return usable(f"GET /issues/{key}.json", ticket_of, issue, self._statuses, children)
@@ -291,8 +291,8 @@ class RedmineTracker:
 
     async def worklogs(self, ticket: str) -> tuple[Worklog, ...]:
         found = []
-        async for page in self._api.pages("/time_entries.json", {"issue_id": key(ticket)}, "time_entries"):
-            own = [e for e in page if digits(get(get(e, "issue"), "id")) == key(ticket)]
+        async for page in self._api.pages("/time_entries.json", {"issue_id": path_id(ticket)}, "time_entries"):
+            own = [e for e in page if digits(get(get(e, "issue"), "id")) == path_id(ticket)]
             found += [usable("GET /time_entries.json", worklog_of, e) for e in own]
         return tuple(found)
 
@@ -300,7 +300,7 @@ class RedmineTracker:
     async def transition(self, ticket: str, transition_id: str) -> None:
         """Set the status (`transition_id` is its id), then read it back: Redmine answers
         204 also where its workflow dropped the change."""
-        ident, wanted = key(ticket), digits(transition_id) or unknown("status id", transition_id)
+        ident, wanted = path_id(ticket), path_id(transition_id)
         await self._api.send("PUT", f"/issues/{ident}.json", json={"issue": {"status_id": int(wanted)}})
         status = (await self._api.issue(ident)).get("status")
         if digits(get(status, "id")) != wanted:
@@ -315,13 +315,14 @@ class RedmineTracker:
         """Notes on the issue, private where not `public`. Redmine keeps no hidden property
         on a journal: `has_comment` finds it again by its author and text, not by `marker`."""
         notes = {"notes": body, "private_notes": not public}
-        await self._api.send("PUT", f"/issues/{key(ticket)}.json", json={"issue": notes})
+        await self._api.send("PUT", f"/issues/{path_id(ticket)}.json", json={"issue": notes})
 
     async def has_comment(self, ticket: str, marker: str, body: str) -> bool:
         """Whether the bot made the comment: among the newest journals, one by the bot with
         the same text (Redmine may change line ends)."""
+        ident = path_id(ticket)
         me = await self.identity()
-        issue = await self._api.issue(ticket, "journals", once=True)
+        issue = await self._api.issue(ident, "journals", once=True)
         for journal in usable(f"GET /issues/{ticket}.json", journals_of, issue, "issue")[-RECENT:]:
             by = digits(get(journal.get("user"), "id"))
             if by in me and _lines(journal.get("notes")) == _lines(body):
@@ -335,7 +336,7 @@ class RedmineTracker:
     async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
         """The priority by name, custom fields by name or `cf_<id>`, the issue's own
         attributes as they are; one `PUT`."""
-        ident, update, custom = key(ticket), {}, []
+        ident, update, custom = path_id(ticket), {}, []
         named: dict[str, str] | None = None
         for field, value in fields.items():
             if field == "priority":
@@ -357,7 +358,7 @@ class RedmineTracker:
 
     async def remove_attachment(self, attachment: str) -> bool:
         try:
-            await self._api.send("DELETE", f"/attachments/{key(attachment)}.json")
+            await self._api.send("DELETE", f"/attachments/{path_id(attachment)}.json")
         except TrackerRejected as exc:
             if exc.status == 404:
                 return False
@@ -371,7 +372,7 @@ class RedmineTracker:
         issue = await self._api.issue(ticket, "journals")
         if any(_lines(j.get("notes")) == _lines(note) for j in journals_of(issue, "issue")):
             return
-        await self._api.send("PUT", f"/issues/{key(ticket)}.json", json={"issue": {"notes": note, "private_notes": True}})
+        await self._api.send("PUT", f"/issues/{path_id(ticket)}.json", json={"issue": {"notes": note, "private_notes": True}})
 
 
 def _lines(value: Any) -> list[str]:

@@ -8,7 +8,7 @@ be (`TrackerUnavailable`, tried again). 403 is a permission the bot's role lacks
 validation (`{"errors": [...]}`, its messages kept); 429 and 5xx wait as `Retry-After` says.
 Every message names the URL; the API key is in a header only, so none can carry it.
 
-An id put into a path is digits or refused before any call (`key`), so no value a delivery
+An id put into a path is digits or refused before any call (`path_id`), so no value a delivery
 or a workflow holds can reach another resource.
 """
 
@@ -75,7 +75,7 @@ class RedmineApi:
 
     async def issue(self, ticket: str, include: str = "", *, once: bool = False) -> Mapping[str, Any]:
         """`GET /issues/{id}.json`, with `include` (journals, children…); `once`: one attempt."""
-        path = f"/issues/{key(ticket)}.json"
+        path = f"/issues/{path_id(ticket)}.json"
         params = {"include": include} if include else {}
         answer = await (self.send("GET", path, params=params) if once else self.get(path, params))
         found = get(answer, "issue")
@@ -111,7 +111,7 @@ class RedmineApi:
                 yield items
 
 
-def key(value: str) -> str:
+def path_id(value: str) -> str:
     """An id for a path (an issue's, an attachment's, a project's): digits, else refused."""
     found = digits(value)
     if found is None:

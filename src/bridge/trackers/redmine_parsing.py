@@ -98,10 +98,10 @@ def parse_delivery(
         inner = payload["payload"]
         action = inner["action"]
         what = PLUGIN_ACTIONS.get(action, "other")
-        raw = f"redmine_webhook:{action}"[:KEY_LENGTH]
+        raw = text(f"redmine_webhook:{action}", KEY_LENGTH)
         return _issue_event(inner["issue"], inner.get("journal"), what, raw, None, tracker, statuses, final)
     kind, data = payload["type"], payload["data"]
-    raw = kind[:KEY_LENGTH]
+    raw = text(kind, KEY_LENGTH)
     at = maybe_time(payload.get("timestamp"))
     if not kind.startswith(NATIVE_ISSUE):
         return _no_ticket(kind, data, raw, at, tracker)
@@ -110,7 +110,7 @@ def parse_delivery(
 
 
 def _issue_event(
-    issue: Any, journal: Any, what: str, raw: str, at: datetime | None, tracker: str,
+    issue: Any, journal: Any, what: str, raw: str | None, at: datetime | None, tracker: str,
     statuses: Statuses, final: bool,
 ) -> Event:
     key = issue_key(issue)
@@ -167,11 +167,11 @@ def _journal_event(event: Event, issue: Mapping[str, Any], journal: Mapping[str,
         return replace(event, kind=Kind.STATUS_CHANGED, ticket=None, to_status=None)
     if missing:
         gone = ", ".join(f"#{m}" for m in missing)
-        return replace(event, kind=Kind.UPDATED, raw_event=f"{event.raw_event}: status {gone} is gone"[:KEY_LENGTH])
+        return replace(event, kind=Kind.UPDATED, raw_event=text(f"{event.raw_event}: status {gone} is gone", KEY_LENGTH))
     return replace(event, kind=Kind.STATUS_CHANGED, from_status=names["old"], to_status=names["new"])
 
 
-def _no_ticket(kind: str, data: Mapping[str, Any], raw: str, at: datetime | None, tracker: str) -> Event:
+def _no_ticket(kind: str, data: Mapping[str, Any], raw: str | None, at: datetime | None, tracker: str) -> Event:
     """Wiki pages, news, versions, time entries: about no one ticket. A time entry names
     its issue by id, which the event keeps."""
     entry = data.get("time_entry")
