@@ -12,7 +12,10 @@ import respx
 
 from bridge.engine import Actor, Event, Kind, Role
 from bridge.trackers.base import (
-    StatusNotChanged, TrackerRejected, TrackerUnauthorized, TrackerUnavailable,
+    StatusNotChanged,
+    TrackerRejected,
+    TrackerUnauthorized,
+    TrackerUnavailable,
 )
 from bridge.trackers.http import RestClient, RetryPolicy, counting_attempts
 from bridge.trackers.redmine import RedmineTracker

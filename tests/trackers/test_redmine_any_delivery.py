@@ -14,10 +14,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.trackers.base import MalformedDelivery
-from bridge.trackers.redmine_issues import Statuses, comments_of, found_of, history_of, statuses_of, ticket_of
-from bridge.trackers.redmine_parsing import delivery_id, envelope_problem, parse_delivery
+from bridge.trackers.redmine_issues import (
+    Statuses,
+    comments_of,
+    found_of,
+    history_of,
+    statuses_of,
+    ticket_of,
+)
+from bridge.trackers.redmine_parsing import (
+    delivery_id,
+    envelope_problem,
+    parse_delivery,
+)
 from tests.conftest import FIXTURES
-from tests.trackers.test_jira_any_delivery import RELAXED, assert_fits, replace_somewhere
+from tests.trackers.test_jira_any_delivery import (
+    RELAXED,
+    assert_fits,
+    replace_somewhere,
+)
 
 SAMPLES = [json.loads(p.read_text(encoding="utf-8"))
            for p in sorted((FIXTURES / "redmine").rglob("*.json")) if p.parent.name in ("webhooks", "easy")]

@@ -9,7 +9,14 @@ import hmac
 import httpx
 import pytest
 
-from bridge.store import PENDING, REJECTED, InboxWriter, Store, create_db_engine, migrate
+from bridge.store import (
+    PENDING,
+    REJECTED,
+    InboxWriter,
+    Store,
+    create_db_engine,
+    migrate,
+)
 from bridge.trackers.redmine_hooks import SIGNATURE_HEADER, redmine_hook
 from bridge.web.hooks import SignatureError
 from bridge.web.intake import WebhookIntake

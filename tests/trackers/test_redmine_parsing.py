@@ -12,7 +12,11 @@ from bridge.engine import Actor, Found, Kind, Role, StatusChange, Ticket
 from bridge.trackers.base import MalformedDelivery
 from bridge.trackers.redmine_issues import fields_of, statuses_of
 from bridge.trackers.redmine_parsing import (
-    delivery_id, envelope_problem, parse_body, parse_delivery, webhook_of,
+    delivery_id,
+    envelope_problem,
+    parse_body,
+    parse_delivery,
+    webhook_of,
 )
 from tests.conftest import FIXTURES
 
