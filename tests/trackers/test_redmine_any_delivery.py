@@ -19,6 +19,7 @@ from bridge.trackers.redmine_issues import (
     comments_of,
     found_of,
     history_of,
+    status_ids,
     statuses_of,
     ticket_of,
 )
@@ -101,7 +102,8 @@ def test_a_sample_with_any_part_replaced(sample, path, value):
 @RELAXED
 @given(issues | objects)
 def test_any_issue_answer_is_read_or_refused(issue):
-    for read in (lambda i: ticket_of(i, STATUSES, {}), found_of, lambda i: history_of(i, STATUSES), comments_of):
+    for read in (lambda i: ticket_of(i, STATUSES, {}), found_of, lambda i: history_of(i, STATUSES), comments_of,
+                 status_ids):
         try:
             read(issue)
         except MalformedDelivery as exc:

@@ -21,9 +21,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import UTC
+from functools import partial
 from typing import Any
 
 from bridge.engine import Actor, Comment, Event, Found, Kind, Role, StatusChange, Ticket, WorkedTicket, Worklog
+from bridge.engine.model import KEY_LENGTH
 from bridge.trackers.base import (
     MalformedDelivery, Search, StatusNotChanged, TrackerProblem, TrackerRejected, TrackerUnauthorized,
     TrackerUnavailable,
@@ -216,17 +218,18 @@ class RedmineTracker:
         issue = await self._api.issue(key, "journals")
         journal = next((j for j in usable(f"GET /issues/{key}.json", journals_of, issue, "issue")
                         if digits(j.get("id")) == event.change_id), None)
+        call = f"GET /issues/{key}.json"
         if event.ticket is not None or event.change_id is None or journal is None:
-            current = parse_delivery({"type": "issue.updated", "data": {"issue": issue}}, tracker=self.name)
+            now = usable(call, parse_delivery, {"type": "issue.updated", "data": {"issue": issue}})
             why = f"{event.raw_event}: journal {event.change_id} not found" if event.ticket is None else event.raw_event
             kind = Kind.UPDATED if event.ticket is None else event.kind
-            return replace(event, ticket=current.ticket, kind=kind, raw_event=(why or "")[:64], project=current.project,
-                           issue_type=current.issue_type, snapshot=current.snapshot)
-        statuses = await self._load_statuses()
+            return replace(event, ticket=now.ticket, kind=kind, raw_event=(why or "")[:KEY_LENGTH],
+                           project=now.project, issue_type=now.issue_type, snapshot=now.snapshot)
+        statuses = await self._statuses_for({"journals": [journal]})
         payload = {"type": "issue.updated", "data": {"issue": issue, "journal": journal}}
-        found = parse_delivery(payload, tracker=self.name, statuses=statuses, final=True)
+        found = usable(call, partial(parse_delivery, tracker=self.name, statuses=statuses, final=True), payload)
         gone = (found.raw_event or "")[len("issue.updated"):]  # ": status #17 is gone", or nothing
-        return replace(found, raw_event=((event.raw_event or "") + gone)[:64])
+        return replace(found, raw_event=((event.raw_event or "") + gone)[:KEY_LENGTH])
 
     async def recent_comments(self, ticket: str) -> tuple[Comment, ...]:
         """The ticket's newest notes, newest last; private ones marked (`public` False)."""

@@ -206,9 +206,11 @@ def journals_of(issue: Any, where: str) -> list[Mapping[str, Any]]:
 
 def status_ids(issue: Any) -> set[str]:
     """Every status id the issue's journals name."""
-    found = set()
-    for journal in journals_of(issue, "issue"):
-        detail = status_detail(details_of(journal))
+    found: set[str] = set()
+    journals = get(issue, "journals")
+    for journal in journals if isinstance(journals, list) else ():
+        details = get(journal, "details")
+        detail = status_detail(d for d in details if isinstance(d, Mapping)) if isinstance(details, list) else None
         if detail is not None:
             found |= {i for i in (digits(detail.get("old_value")), digits(detail_new(detail))) if i}
     return found
@@ -317,7 +319,8 @@ def subtasks_of(issue: Mapping[str, Any], children: Mapping[str, Any], statuses:
     """The issue's sub-tasks (`children`, which name no status) with the statuses `children`
     holds, an answer of `GET /issues.json?parent_id=`, by id. Done: a closed status."""
     found = []
-    for child in issue.get("children") or ():
+    listed = issue.get("children")
+    for child in listed if isinstance(listed, list) else ():
         ident = digits(get(child, "id"))
         if ident is None:
             continue
