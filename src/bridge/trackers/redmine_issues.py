@@ -17,6 +17,15 @@ Redmine's own queries give them), so a workflow may name either. One whose name 
 an attribute of the issue itself (`status`, `subject`…) is found by `cf_<id>` only.
 Attachments are listed under `attachment` in the shape the attachment policy reads (`id`,
 `filename`, `size`, `author`).
+
+Easy Project's HelpDesk (Easy Redmine) makes issues from e-mails. Its mail handler
+(`EasyHelpdeskMailHandler#callback_receive_issue_before_save`) sets
+`easy_helpdesk_mailbox_username`, the mailbox the e-mail came to, on the issues it creates
+and on no other; `EasyIssueMailHandler` puts the sender's and the copied addresses in
+`easy_email_to` / `easy_email_cc`, where HelpDesk's answers go, and the sender becomes the
+issue's author. So an issue with a mailbox came by e-mail (`channel` "email"), and its author
+is the customer who wrote it, member of the project or not (`helpdesk_requester`). Sources:
+Easy's plugin code as publicly stored (see tests/fixtures/redmine/SOURCES.md).
 """
 
 from __future__ import annotations
