@@ -206,7 +206,7 @@ class Judge:
                 )
                 facts.chain = Chain(origin, reached)
             if Need.ROLE in decision.needs:
-                role = await self.tracker.role_of(event.actor)
+                role = await self.tracker.role_of(event.actor, event.project)
                 if role is Role.UNKNOWN:
                     return event, _role_unknown(event.actor, decision)
                 event = replace(event, actor=replace(event.actor, role=role))

@@ -91,6 +91,7 @@ class RealRedmine:
     forbidden_for_bot: Transition
     log_path: Path
     hooks: HookRelay
+    database: Path | None = None  # this session's SQLite copy, for tests that set the clock back
     _clients: list[httpx.Client] = field(default_factory=list, repr=False)
 
     @property
@@ -191,6 +192,20 @@ class RealRedmine:
         if response.status_code != 200:
             raise AssertionError(f"reading issue {issue_id} as {user}: {response.status_code} {response.text}")
         return response.json()["issue"]
+
+    def backdate(self, issue_id: int, days: float) -> None:
+        """Move the issue's whole history `days` into the past (journals, creation, last
+        update), as if it had been waiting that long: straight in the database, which
+        Redmine reads on every request."""
+        import sqlite3
+
+        assert self.database is not None
+        shift = f"-{days * 86400:.0f} seconds"
+        with sqlite3.connect(self.database) as db:
+            db.execute("UPDATE journals SET created_on = datetime(created_on, ?) "
+                       "WHERE journalized_type = 'Issue' AND journalized_id = ?", (shift, issue_id))
+            db.execute("UPDATE issues SET created_on = datetime(created_on, ?), "
+                       "updated_on = datetime(updated_on, ?) WHERE id = ?", (shift, shift, issue_id))
 
     def close(self) -> None:
         for client in self._clients:
@@ -425,6 +440,7 @@ def real_redmine() -> Iterator[RealRedmine]:
         process.prepare()
         config = process.configure()
         redmine = _redmine_from(config, process.url, process.log, hooks)
+        redmine.database = process.database
         process.start(redmine.api_key(BOT))
         yield redmine
     finally:

@@ -28,7 +28,7 @@ from bridge.billing.select import approval, approver, bill, first_billable
 from bridge.billing.writers import ExportHeader, Totals, write_export
 from bridge.engine import Role, WorkedTicket
 from bridge.store.ledger import BillingRun, Ledger
-from bridge.trackers.base import Search, Tracker, TrackerRejected
+from bridge.trackers.base import NotOnSite, Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -115,6 +115,8 @@ class Billing:
                         for found in await self._billed(page, workflow, period, bridge, billed_periods):
                             yield found
                         page = []
+            except NotOnSite:
+                continue  # a workflow of another site's types: nothing of it to bill here
             except TrackerRejected as exc:
                 if final or found_any or exc.status != 400:
                     raise
@@ -156,7 +158,7 @@ class Billing:
             moved = approver(worked, workflow, done)
             role = Role.UNKNOWN
             if moved is not None and moved.actor.id not in bridge:
-                role = await self.tracker.role_of(moved.actor)
+                role = await self.tracker.role_of(moved.actor, worked.project)
             passed_over = any(earlier.holds(done.at) for earlier in billed_periods)
             found = bill(
                 worked, workflow, period, billed.get(worked.key), approval(moved, bridge, role),

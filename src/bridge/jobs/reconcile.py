@@ -22,7 +22,7 @@ from bridge.engine import Found, StatusChange
 from bridge.jobs.deliveries import change_key
 from bridge.jobs.devitems import Polled
 from bridge.store import JobRecords
-from bridge.trackers.base import Search, Tracker, TrackerRejected
+from bridge.trackers.base import NotOnSite, Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,8 @@ async def sweep_reconcile(
                 progress(result.seen)
                 if workflow.governs(found.project, found.issue_type, found.request_type):
                     result.missed += await _unjudged(tracker, jobs, found, since, own)
+        except NotOnSite:  # a workflow of another site's types: nothing of it here
+            log.debug("reconcile of workflow %s: none of its types on %s", workflow.name, tracker.name)
         except TrackerRejected as exc:  # a type or project this site does not have
             log.warning("reconcile of workflow %s: the search was refused: %s", workflow.name, exc)
             result.refused.append(f"workflow {workflow.name}: {exc}")

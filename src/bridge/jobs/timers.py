@@ -19,7 +19,7 @@ from bridge.engine import Decision, Found
 from bridge.engine.timers import Due, Stay, decide_timer, due, entered, step_of
 from bridge.jobs.deliveries import timer_work
 from bridge.store import JobRecords
-from bridge.trackers.base import Search, Tracker, TrackerRejected
+from bridge.trackers.base import NotOnSite, Search, Tracker, TrackerRejected
 from bridge.workflows.loader import WorkflowSet
 from bridge.workflows.model import Workflow
 
@@ -81,6 +81,8 @@ async def running_timers(
         try:
             async for running in _running(tracker, workflow, zone, now):
                 yield running
+        except NotOnSite:  # a workflow of another site's types: no timer of it runs here
+            log.debug("timers of workflow %s: none of its types on %s", workflow.name, tracker.name)
         except TrackerRejected as exc:
             log.warning("timers of workflow %s: the search was refused: %s", workflow.name, exc)
             refused(workflow.name, exc)

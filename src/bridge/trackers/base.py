@@ -49,11 +49,6 @@ class TrackerRejected(TrackerError):
     pass
 
 
-class StatusNotChanged(TrackerRejected):
-    """The tracker accepted a status change and kept the status: Redmine's own workflow
-    drops a change the bridge's account may not make, and still answers 204."""
-
-
 @dataclass(frozen=True)
 class Search:
     """What a periodic job looks for: tickets matching every condition given (none given:
@@ -91,8 +86,9 @@ class Tracker(Protocol):
     async def identity(self) -> frozenset[str]:
         """The ids of the bridge's own account (asked once, then remembered)."""
 
-    async def role_of(self, actor: Actor) -> Role:
-        """Customer or agent, where the delivery alone cannot tell."""
+    async def role_of(self, actor: Actor, project: str | None = None) -> Role:
+        """Customer or agent, where the delivery alone cannot tell; `project`: the event's,
+        where the tracker gives roles per project (Redmine)."""
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
         """The ticket as it is now, with the transitions open from its status."""
@@ -174,7 +170,7 @@ class OfflineTracker:
     async def identity(self) -> frozenset[str]:
         return frozenset()
 
-    async def role_of(self, actor: Actor) -> Role:
+    async def role_of(self, actor: Actor, project: str | None = None) -> Role:
         return Role.UNKNOWN
 
     async def get_ticket(self, event: Event, fields: list[str]) -> Ticket:
@@ -230,3 +226,16 @@ class OfflineTracker:
 
     async def set_fields(self, ticket: str, fields: dict[str, Any]) -> None:
         raise TrackerUnavailable("no tracker configured")
+
+
+class NotOnSite(TrackerRejected):
+    """A search names only ticket types or projects the site does not have: nothing of them
+    can be found there (a workflow meant for another site). Periodic jobs pass it over."""
+
+
+class StatusNotChanged(TrackerRejected):
+    """The tracker accepted a status change and kept the status: Redmine answers 204 to
+    `PUT /issues/{id}.json` even when its own workflow (the roles' allowed transitions)
+    silently drops the new status, so the adapter reads the status back and raises this.
+    Sending again cannot help; the executor turns it into needs-attention with an internal
+    note, so that someone gives the bridge's role the transition in Redmine's workflow."""

@@ -13,7 +13,7 @@ import base64
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,20 +61,23 @@ class RestClient:
         timeout: float = 10.0,
         user_agent: str = "ticket-bridge",
         basic: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """`basic`: the token goes as the password of HTTP Basic even with no user name, as
         Azure DevOps takes a personal access token; otherwise a token without a user is a
-        bearer token."""
+        bearer token. `headers`: sent with every call besides, as Redmine takes its API key
+        in `X-Redmine-API-Key`."""
         self.base_url = base_url.rstrip("/")
         self.transport = transport or httpx.AsyncHTTPTransport()
-        headers = {"Accept": "application/json", "User-Agent": user_agent}
+        sent = {"Accept": "application/json", "User-Agent": user_agent}
         if token and (user or basic):
             basic_value = base64.b64encode(f"{user or ''}:{token}".encode()).decode("ascii")
-            headers["Authorization"] = f"Basic {basic_value}"
+            sent["Authorization"] = f"Basic {basic_value}"
         elif token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._headers = headers
-        self._json_headers = {**headers, "Content-Type": "application/json"}
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        self._headers = sent
+        self._json_headers = {**sent, "Content-Type": "application/json"}
         self._extensions = {
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
@@ -193,7 +196,8 @@ async def send_once(client: RestClient, method: str, url: str, **kwargs: Any) ->
         where = response.headers.get("location", "elsewhere")
         raise TrackerRejected(
             f"{method} {url}: {response.status_code} redirected to {where}; "
-            "check the tracker's base URL"
+            "check the tracker's base URL",
+            status=response.status_code,
         )
     detail = _error_detail(response)
     message = f"{method} {url}: {response.status_code} {detail}".strip()
@@ -230,16 +234,19 @@ def transport_problem(exc: httpx.TransportError) -> str:
 
 def _error_detail(response: httpx.Response) -> str:
     """The tracker's own error text, short; never the request's headers. Jira says it in
-    `errorMessages`/`errors`, Azure DevOps in `message` (`TF401232: Work item 5 does not
-    exist…`), whose code callers look for."""
+    `errorMessages`/`errors`, Redmine in `errors` as a list, Azure DevOps in `message`
+    (`TF401232: Work item 5 does not exist…`), whose code callers look for."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:200]
     if isinstance(body, dict):
-        parts = list(body.get("errorMessages") or []) + [
-            f"{k}: {v}" for k, v in (body.get("errors") or {}).items()
-        ]
+        errors = body.get("errors") or {}
+        parts = list(body.get("errorMessages") or [])
+        if isinstance(errors, dict):
+            parts += [f"{k}: {v}" for k, v in errors.items()]
+        elif isinstance(errors, list):  # Redmine: {"errors": ["Status is invalid"]}
+            parts += [str(e) for e in errors]
         if isinstance(body.get("message"), str) and body["message"]:
             parts.append(body["message"])
         if parts:

@@ -201,7 +201,8 @@ class JiraTracker:
     async def own_change(self, actor: Actor) -> bool:
         return actor.id is not None and actor.id in await self.identity()
 
-    async def role_of(self, actor: Actor) -> Role:
+    async def role_of(self, actor: Actor, project: str | None = None) -> Role:
+        """Jira's groups are site-wide: `project` does not matter."""
         if actor.role is not Role.UNKNOWN:
             return actor.role
         if actor.id is None:

@@ -6,13 +6,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
-from bridge import __version__
-from bridge.trackers.http import RestClient, RetryPolicy
+from bridge.trackers.http import RetryPolicy
 from bridge.trackers.jira import JiraTracker
 from bridge.trackers.jira_parsing import envelope_problem, parse_body
-from bridge.trackers.kinds import Connection, TrackerKind
+from bridge.trackers.kinds import Connection, TrackerKind, site_client
 from bridge.web.hooks import Hook, jira_hook
 
 if TYPE_CHECKING:
@@ -20,34 +18,11 @@ if TYPE_CHECKING:
     from bridge.sites import SiteConfig
 
 
-def rest_client(
-    url: str,
-    user: str | None,
-    token: str | None,
-    settings: Settings,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> RestClient:
-    """Basic auth with the user and the API token, or a bearer token (a Data Center personal
-    access token) when no user is given."""
-    if transport is None:
-        # aiohttp underneath: a tracker call costs about half the CPU of httpcore's
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        transport = AiohttpTransport(limits=limits)
-    return RestClient(
-        url,
-        transport=transport,
-        user=user,
-        token=token,
-        timeout=settings.tracker_timeout_seconds,
-        user_agent=f"ticket-bridge/{__version__}",
-    )
-
-
 def connect(
     site: SiteConfig, settings: Settings, retry: RetryPolicy, transport: httpx.AsyncBaseTransport | None
 ) -> Connection:
     token = site.token.get_secret_value() if site.token else None
-    client = rest_client(site.url, site.user, token, settings, transport)
+    client = site_client(site.url, settings, transport, user=site.user, token=token)
     tracker = JiraTracker(
         client,
         deployment=site.deployment,
