@@ -25,7 +25,7 @@ runner = CliRunner()
 def test_check_shipped_workflows_summarises():
     result = runner.invoke(app, ["check", str(ROOT / "workflows")])
     assert result.exit_code == 0, result.output
-    assert "4 workflow(s) valid" in result.output and "warranticon" in result.output
+    assert "5 workflow(s) valid" in result.output and "easy-helpdesk" in result.output
 
 
 def test_check_reports_path_line_col_and_exits_1(tmp_path):

@@ -150,7 +150,9 @@ class Settings(BaseSettings):
     tracker_retry_interval_max_seconds: float = Field(
         60.0, gt=0, description="Longest wait between retries of a delivery."
     )
-    group_cache_seconds: float = Field(300.0, ge=0, description="Data Center group cache life.")
+    group_cache_seconds: float = Field(
+        300.0, ge=0, description="How long Data Center groups and Redmine memberships are remembered."
+    )
     comment_window_seconds: float = Field(
         120.0,
         ge=0,

@@ -125,6 +125,13 @@ class Judge:
             if await self.tracker.own_change(event.actor):
                 event = replace(event, actor=replace(event.actor, role=Role.BRIDGE))
                 decision = decide(event, workflow)
+        if event.kind is Kind.COMMENTED and workflow is not None and event.actor.role is Role.UNKNOWN:
+            # Who commented decides the attention queue: a team member's answer takes the
+            # ticket off it. Where the delivery does not say (Data Center, Redmine), ask.
+            role = await self.tracker.role_of(event.actor, event.project)
+            if role is not Role.UNKNOWN:
+                event = replace(event, actor=replace(event.actor, role=role))
+                decision = decide(event, workflow)
         return await self._until_decided(event, workflow, decision)
 
     async def _judge_timer(self, event: Event) -> tuple[Event, Decision]:

@@ -135,3 +135,32 @@ def test_a_ticket_closes_once_its_tasks_are_done_on_redmine(real_redmine, pollin
     assert [d["verdict"] for d in closed] == ["allowed"]
     time.sleep(POLL)  # a later poll changes nothing
     assert status(redmine, parent["id"]) == "Zamknięte" and not notes(redmine, parent["id"], user="resitel")
+
+
+def test_the_easy_project_helpdesk_process_on_redmine(tmp_path, real_redmine):
+    """easy-helpdesk.yaml on a real Redmine: a client's answer hands the ticket back to the
+    team, a client's own move is undone, and the ticket waits in the attention queue until
+    someone of the team answers."""
+    redmine = real_redmine
+    bridge = redmine_bridge(tmp_path, redmine, BRIDGE_REDMINE_POLL_INTERVAL="0").start()
+    redmine.hooks.forward_to = f"{bridge.url}/webhooks/redmine/{HOOK_SECRET}"
+    try:
+        ticket = redmine.create_issue("Nejde tisk štítků", user="resitel", tracker="HelpDesk",
+                                      status="Čeká na klienta")
+        key = str(ticket["id"])
+        redmine.add_note(ticket["id"], "Tisk už jde, ale jen z první tiskárny.", "zakaznik")
+        wait_until(lambda: status(redmine, ticket["id"]) == "Řeší se", timeout=10)
+        assert notes(redmine, ticket["id"]) == ["Tisk už jde, ale jen z první tiskárny."]  # nothing of the bridge's
+        queued = wait_until(lambda: [w for w in bridge.api("/api/attention") if w["ticket"] == key])
+        assert queued[0]["kind"] == "customer"
+
+        redmine.set_status(ticket["id"], "Uzavřený", "zakaznik")  # not the client's to make
+        wait_until(lambda: status(redmine, ticket["id"]) == "Řeší se", timeout=10)
+        forbidden = wait_until(lambda: [n for n in notes(redmine, ticket["id"]) if "stav tiketu nastavuje náš tým" in n])
+        assert len(forbidden) == 1
+
+        redmine.add_note(ticket["id"], "Díky, podíváme se na druhou tiskárnu.", "resitel")
+        wait_until(lambda: not [w for w in bridge.api("/api/attention") if w["ticket"] == key], timeout=10)
+    finally:
+        redmine.hooks.forward_to = None
+        bridge.stop()

@@ -12,7 +12,7 @@ from bridge.workflows import Workflow, WorkflowSet, check_paths, load_dir, load_
 from bridge.workflows.model import CustomerTransition, Messages
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
-NAMES = ["deso-crm", "service-sheet", "targito-support", "warranticon"]
+NAMES = ["deso-crm", "easy-helpdesk", "service-sheet", "targito-support", "warranticon"]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,7 @@ def test_the_folder_is_one_valid_set(shipped: WorkflowSet) -> None:
         (None, "Mám námět na novou funkci", "targito-support"),
         ("CRM", None, "deso-crm"),
         ("Zgłoszenie", None, "warranticon"),
+        ("HelpDesk", None, "easy-helpdesk"),
         ("Bug", None, None),
         (None, "Bug", None),
     ],
@@ -245,6 +246,17 @@ def test_warranticon_closes_a_ticket_only_once_its_tasks_are_done(shipped: Workf
     assert rules is not None and [wf.statuses[sid] for sid in rules.closing] == ["Zamknięte"]
     assert rules.then is None, "moving the ticket on by itself is documented, not shipped"
     assert wf.required_fields() == {"subtasks"}
+
+
+def test_easy_helpdesk_clients_move_nothing_and_their_answers_go_back_to_the_team(shipped: WorkflowSet) -> None:
+    wf = by_name(shipped, "easy-helpdesk")
+    assert wf.language == "cs" and wf.applies_to.issue_types == ["HelpDesk"]
+    assert not wf.customer_transitions, "clients change no status (Easy Project's advice)"
+    assert {wf.statuses[a]: wf.statuses[b] for a, b in wf.replies.items()} == {"Čeká na klienta": "Řeší se"}
+    for field in type(Messages()).model_fields:
+        text = getattr(wf.messages, field)
+        assert text != getattr(Messages(), field), f"{field} is not translated"
+    assert re.search(r"[ěščřžýáíéů]", wf.messages.forbidden)
 
 
 def test_polish_texts_are_translated_and_format(shipped: WorkflowSet) -> None:
