@@ -123,14 +123,26 @@ def body_delivery_id(headers: Mapping[str, str], payload: Any) -> str | None:
     return str(found)
 
 
+# Request headers kept with every delivery, for inspection; a tracker's hook adds its own.
+KEPT_HEADERS = frozenset({b"content-type", b"user-agent"})
+JIRA_HEADERS = KEPT_HEADERS | {
+    b"x-atlassian-webhook-identifier",
+    b"x-atlassian-webhook-retry",
+    b"x-atlassian-webhook-flow",
+    b"x-hub-signature",
+}
+
+
 @dataclass(frozen=True)
 class Hook:
     """How one tracker's deliveries are authenticated (None: not at all), told apart, and
-    checked cheaply (None: any JSON object is taken)."""
+    checked cheaply (None: any JSON object is taken); `kept`: the request headers stored
+    with each delivery (never credentials)."""
 
     authentication: Authentication | None
     delivery_id: DeliveryId = header_delivery_id
     envelope_check: Callable[[Any], str | None] | None = None
+    kept: frozenset[bytes] = KEPT_HEADERS
 
 
 def jira_hook(
@@ -140,7 +152,7 @@ def jira_hook(
 ) -> Hook:
     """Jira's deliveries: signed with `secret` (None: taken unsigned), named in a header."""
     signature = HubSignature(secret, algorithms) if secret is not None else None
-    return Hook(signature, header_delivery_id, envelope_check)
+    return Hook(signature, header_delivery_id, envelope_check, JIRA_HEADERS)
 
 
 def devops_hook(

@@ -38,14 +38,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-KEPT_HEADERS = frozenset({
-    b"content-type",
-    b"user-agent",
-    b"x-atlassian-webhook-identifier",
-    b"x-atlassian-webhook-retry",
-    b"x-atlassian-webhook-flow",
-    b"x-hub-signature",
-})
 # A shared secret sent as it is, by senders that cannot sign (Redmine's webhook plugin).
 TOKEN_HEADER = b"x-bridge-token"
 # Far longer than the ids trackers send. A longer one is hashed: the idempotency keys of the
@@ -150,8 +142,9 @@ class WebhookIntake:
         proof_header = hook.authentication.header if hook.authentication else None
         kept: dict[str, str] = {}
         declared = proof = None
+        kept_headers = hook.kept
         for name, value in scope["headers"]:
-            if name in KEPT_HEADERS:
+            if name in kept_headers:
                 kept[name.decode()] = value.decode("latin-1")
             elif name == b"content-length":
                 declared = value
