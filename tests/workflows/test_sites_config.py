@@ -36,7 +36,7 @@ def test_a_workflow_names_the_sites_it_applies_on(tmp_path: Path) -> None:
 
 def test_without_sites_a_workflow_applies_on_every_site(tmp_path: Path) -> None:
     wf = load_file(write(tmp_path, VALID))
-    assert wf.sites == []
+    assert wf.sites is None
     assert wf.serves("jira") and wf.serves("anything-else")
 
 
@@ -150,3 +150,8 @@ def test_a_workflow_error_is_raised_for_a_bad_site_in_load_dir(tmp_path: Path) -
     write(tmp_path, broken(SITES, "[acme, beta]", "[Acme]"))
     with pytest.raises(WorkflowError, match="'Acme' is not a valid site name"):
         load_dir(tmp_path)
+
+
+def test_a_workflow_read_back_from_its_own_dump_is_the_same(tmp_path: Path) -> None:
+    wf = load_file(write(tmp_path, VALID))
+    assert type(wf).model_validate(wf.model_dump(by_alias=True)) == wf

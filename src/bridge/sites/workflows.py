@@ -38,7 +38,7 @@ def site_problems(sites: Iterable[SiteConfig], workflows: WorkflowSet) -> list[P
     configured = [site.name for site in sites]
     if configured:
         for wf in workflows:
-            for i, name in enumerate(wf.sites):
+            for i, name in enumerate(wf.sites or ()):
                 if name in configured:
                     continue
                 hint = did_you_mean(name, configured) or f" (the sites are {', '.join(configured)})"

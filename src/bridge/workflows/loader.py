@@ -235,7 +235,7 @@ def _overlap(a: Workflow, b: Workflow) -> bool:
     """Whether two workflows can see the same project on the same site (no project list,
     no site list, means all)."""
     pa, pb = set(a.applies_to.projects), set(b.applies_to.projects)
-    sa, sb = set(a.sites), set(b.sites)
+    sa, sb = set(a.sites or ()), set(b.sites or ())
     return (not pa or not pb or bool(pa & pb)) and (not sa or not sb or bool(sa & sb))
 
 

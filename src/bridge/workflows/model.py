@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from bridge.workflows.attachments import ATTACHMENT_FIELD, Attachments
@@ -163,12 +163,20 @@ class Workflow(_Strict):
     description: str = ""
     language: str = Field("en", description="Language of the messages, e.g. cs or en.")
     applies_to: AppliesTo
-    sites: list[SiteName] = Field(
-        default_factory=list,
+    sites: list[SiteName] | None = Field(
+        None,
         min_length=1,
+        exclude_if=lambda listed: listed is None,
         description="The sites (trackers) whose tickets the workflow governs, by the names "
         "the sites file gives them; leave it out for every site.",
     )
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        if value is None:  # `sites:` written with nothing after it
+            raise ValueError("expected a list, got nothing")
+        return value
     statuses: dict[StatusId, str] = Field(
         description="Logical status id → the tracker's status name."
     )
@@ -321,8 +329,9 @@ class Workflow(_Strict):
         if self.subtasks is not None:
             yield from self.subtasks.problems(self.statuses, self.flow)
 
-        for i, site in enumerate(self.sites):
-            if site in self.sites[:i]:
+        listed = self.sites or []
+        for i, site in enumerate(listed):
+            if site in listed[:i]:
                 yield ("sites", i), f"site '{site}' is listed twice"
 
         seen = {self.initial} if self.initial in declared else set()
