@@ -1,10 +1,10 @@
-"""`python -m bench` (what `make bench` runs): the ingest, revert, timer sweep and billing
-export benchmarks.
+"""`python -m bench` (what `make bench` runs): the ingest, revert, timer sweep, billing
+export and Redmine polling benchmarks.
 
 Prints a summary table and writes every figure to bench/results/latest.json (git-ignored).
-Everything it starts it stops; it only ever targets 127.0.0.1. About 4 minutes.
+Everything it starts it stops; it only ever targets 127.0.0.1. About 5 minutes.
 
-    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers|billing] [--check] [--keep]
+    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers|billing|polling] [--check] [--keep]
 
 Exit status: 0 when the runs completed (targets met or not: see the table), 1 when a run
 could not be completed or lost a delivery, or, with --check, when a target was missed.
@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import billing, ingest, revert, timers
+from bench import billing, ingest, polling, revert, timers
 from bench.common import BRIDGE, ROOT, BenchError, CpuWatch, log, on_termination, stop_all
 
 RESULTS = ROOT / "bench" / "results"
@@ -119,6 +119,8 @@ def summary(results: dict[str, Any]) -> str:
                          and 0 < e["peak_rss_mb"] < t["rss_mb_below"] else "NOT MET"))
         rows.append(("billing rows, hours", f"{b['tickets']} rows, {b['expected_hours']} h in each file",
                      "all", "ok" if t["all_rows"] else "MISSING"))
+    if "polling" in results:
+        rows += polling.summary_rows(results["polling"])
     widths = [max(len(row[k]) for row in rows) for k in range(4)]
     head = ("", "figure", "target", "verdict")
     widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
@@ -145,13 +147,16 @@ def targets_met(results: dict[str, Any]) -> bool:
     if "billing" in results:
         t = results["billing"]["targets"]
         checks += [t["seconds_met"], t["rss_met"], t["all_rows"]]
+    if "polling" in results:
+        checks += [s["all_queued"] for s in results["polling"].values()
+                   if isinstance(s, dict) and "all_queued" in s]
     return all(checks)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["ingest", "revert", "timers", "billing"])
+    parser.add_argument("--only", choices=["ingest", "revert", "timers", "billing", "polling"])
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the bench)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs, databases)")
@@ -182,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "billing"):
             results["billing"] = billing.run(tickets=1000 if args.quick else 10000, keep=args.keep)
             print(billing.report(results["billing"]), flush=True)
+        if args.only in (None, "polling"):
+            results["polling"] = polling.run(issues=1000 if args.quick else 10000,
+                                             changed=10 if args.quick else 100, keep=args.keep)
+            print(polling.report(results["polling"]), flush=True)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_all()
     results["seconds_total"] = round(time.monotonic() - started, 1)
     disturbed = list(busy)
-    for part in ("ingest", "revert", "billing"):
+    for part in ("ingest", "revert", "billing", "polling"):
         section = results.get(part, {})
         for name in ("bare", "bridge"):
             disturbed += section.get(name, {}).get("other_busy_processes", [])

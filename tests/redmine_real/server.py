@@ -6,7 +6,8 @@ The session fixture `real_redmine` installs Redmine once per machine (`scripts/e
 as root through apt), then per session copies the freshly installed SQLite database, configures
 it and starts the server as www-data on a free loopback port; it stops the server and drops the
 copy at the end. Where Redmine cannot be had it skips with the reason, or fails under CI=true.
-BRIDGE_TEST_REDMINE=0 skips at once (not under CI=true).
+BRIDGE_TEST_REDMINE=0 skips at once (not under CI=true). Outside pytest (the benchmarks),
+`ensure_installed()` then `with running_redmine() as redmine:` give the same Redmine.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,10 +430,11 @@ def install_or_skip() -> None:
         _unavailable(str(exc))
 
 
-@pytest.fixture(scope="session")
-def real_redmine() -> Iterator[RealRedmine]:
-    """A configured Redmine of this session's own, running as www-data (see RealRedmine)."""
-    install_or_skip()
+@contextmanager
+def running_redmine() -> Iterator[RealRedmine]:
+    """A configured Redmine of its own (see RealRedmine), running as www-data until the block
+    ends, then stopped and its database copy removed. Redmine must be installed
+    (`ensure_installed`); RuntimeError where it does not configure or start."""
     install_plugin()
     hooks = HookRelay()
     process = RedmineProcess({HOOK_URL_VARIABLE: hooks.url})
@@ -449,3 +452,11 @@ def real_redmine() -> Iterator[RealRedmine]:
         process.stop()
         process.remove()
         hooks.close()
+
+
+@pytest.fixture(scope="session")
+def real_redmine() -> Iterator[RealRedmine]:
+    """A configured Redmine of this session's own, running as www-data (see RealRedmine)."""
+    install_or_skip()
+    with running_redmine() as redmine:
+        yield redmine
