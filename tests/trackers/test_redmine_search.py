@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from bridge.engine import Kind
-from bridge.trackers.base import Search, TrackerRejected
+from bridge.trackers.base import NotOnSite, Search, TrackerRejected
 from bridge.trackers.http import counting_attempts
 from tests.trackers.test_redmine import BASE, answer, issue, tracker
 
@@ -85,6 +85,23 @@ async def test_an_issue_updated_during_the_sweep_is_yielded_once(redmine):
 async def test_names_redmine_does_not_have_are_refused(redmine, wanted, what):
     with pytest.raises(TrackerRejected, match=f"no {what} named"):
         [f async for f in tracker().search(wanted)]
+
+
+@pytest.mark.parametrize("wanted", [Search(issue_types=["Incident", "Problem"]), Search(projects=["Jinde"]),
+                                    Search(request_types=["Něco mi nefunguje"])])
+async def test_a_workflow_of_another_sites_types_finds_nothing_here_without_listing(redmine, wanted):
+    """Types or projects this Redmine has none of (a workflow meant for a Jira site): the
+    periodic jobs pass it over, and no issue is listed or read for it."""
+    listing = redmine.get("/issues.json").respond(json=page([listed(1)], 1, 0))
+    with pytest.raises(NotOnSite):
+        [f async for f in tracker().search(wanted)]
+    assert not listing.called
+
+
+async def test_known_names_are_searched_when_some_are_not(redmine):
+    listing = redmine.get("/issues.json").respond(json=page([], 0, 0))
+    assert [f async for f in tracker().search(Search(issue_types=["Incident", "Servis"]))] == []
+    assert listing.calls.last.request.url.params["tracker_id"] == "4"
 
 
 async def test_worked_bills_time_entries_of_the_issue_itself(redmine):

@@ -134,6 +134,7 @@ class Billing:
             statuses=[workflow.statuses[sid] for sid in workflow.billing.billable],
             # a request type may sit on any issue type: then the workflow filters
             issue_types=() if applies.request_types else applies.issue_types,
+            request_types=applies.only_request_types(),
             projects=applies.projects,
             updated_since=since.astimezone(UTC),
             with_history=True,

@@ -61,6 +61,7 @@ async def sweep_reconcile(
         found_tickets = tracker.search(
             Search(
                 issue_types=workflow.applies_to.issue_types,
+                request_types=workflow.applies_to.only_request_types(),
                 projects=workflow.applies_to.projects,
                 updated_since=since,
                 fields=["*all"] if workflow.applies_to.request_types else [],

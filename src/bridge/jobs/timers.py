@@ -94,6 +94,7 @@ async def _running(tracker: Tracker, workflow: Workflow, zone: str, now: datetim
         Search(
             statuses=[workflow.statuses[sid] for sid in workflow.timers],
             issue_types=workflow.applies_to.issue_types,
+            request_types=workflow.applies_to.only_request_types(),
             projects=workflow.applies_to.projects,
             fields=_request_type_fields(workflow),
             with_history=True,

@@ -57,6 +57,9 @@ class Search:
     statuses: Sequence[str] = ()
     issue_types: Sequence[str] = ()
     projects: Sequence[str] = ()
+    # tickets of these request types (Jira Service Management) and no issue type named:
+    # a tracker without request types answers NotOnSite; Jira reads them in `fields`
+    request_types: Sequence[str] = ()
     updated_since: datetime | None = None
     fields: Sequence[str] = ()
     with_history: bool = False

@@ -245,6 +245,8 @@ class RedmineTracker:
     async def search(self, wanted: Search) -> AsyncIterator[Found]:
         """Issues matching every condition, oldest update first, 100 a call; with
         `with_history`, one more call per issue for its journals."""
+        if wanted.request_types and not wanted.issue_types:
+            raise NotOnSite("Redmine has no request types (a Jira Service Management workflow)")
         query = {"status_id": "*", "sort": "updated_on,id"}
         if wanted.issue_types:  # first: a workflow of another site's types finds nothing here
             query["tracker_id"] = "|".join(await self._ids("/trackers.json", "trackers", wanted.issue_types))

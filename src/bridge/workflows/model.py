@@ -90,6 +90,11 @@ class AppliesTo(_Strict):
         default_factory=list, description="Project keys; empty means every project."
     )
 
+    def only_request_types(self) -> tuple[str, ...]:
+        """The request types, where the workflow governs by them alone (no issue type): a
+        tracker that has no request types has no ticket of such a workflow."""
+        return () if self.issue_types else tuple(self.request_types)
+
 
 class Requirements(_Strict):
     """What must accompany a change: a comment in the same change, fields that must be set."""
