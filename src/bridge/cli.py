@@ -224,34 +224,11 @@ def doctor(
     failure."""
     import asyncio
 
+    from bridge.doctor import diagnose
+
     settings = _settings()
-    if not asyncio.run(_doctor(settings, ticket)):
+    if not asyncio.run(diagnose(settings, ticket, typer.echo)):
         raise typer.Exit(1)
-
-
-async def _doctor(settings: Settings, ticket: str | None) -> bool:
-    from bridge.app import retry_policy
-    from bridge.doctor import examine
-    from bridge.sites import SitesError, sites_from_settings
-    from bridge.trackers.kinds import kinds
-
-    try:
-        configs = sites_from_settings(settings)
-    except SitesError as exc:
-        for problem in exc.problems:
-            typer.echo(f"FAIL  sites: {problem}")
-        return False
-    connections = [kinds()[c.kind].connect(c, settings, retry_policy(settings), None) for c in configs]
-    where = [f"{c.kind} at {c.url}" + (f" (site {c.name})" if len(configs) > 1 else "") for c in configs]
-    healthy = True
-    try:
-        async for finding in examine(settings, [(w, c.tracker) for w, c in zip(where, connections)], ticket):
-            typer.echo(str(finding))
-            healthy = healthy and finding.ok
-    finally:
-        for connection in connections:
-            await connection.client.aclose()
-    return healthy
 
 
 @app.command()

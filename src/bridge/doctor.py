@@ -8,7 +8,7 @@ it). Nothing is created or changed: the database is only looked at, the tracker 
 from __future__ import annotations
 
 import difflib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +131,29 @@ async def _statuses(tracker: JiraTracker, workflows: WorkflowSet) -> Finding:
     if missing:
         return Finding(False, "statuses", "Jira has no status " + "; ".join(missing))
     return Finding(True, "statuses", f"every status the workflows name exists in Jira ({len(known)} there)")
+
+
+async def diagnose(settings: Settings, ticket: str | None, say: Callable[[str], object]) -> bool:
+    """`bridge doctor`: every finding said, one line each, for every configured site;
+    whether all were OK."""
+    from bridge.app import retry_policy
+    from bridge.sites import SitesError, sites_from_settings
+    from bridge.trackers.kinds import kinds
+
+    try:
+        configs = sites_from_settings(settings)
+    except SitesError as exc:
+        for problem in exc.problems:
+            say(f"FAIL  sites: {problem}")
+        return False
+    connections = [kinds()[c.kind].connect(c, settings, retry_policy(settings), None) for c in configs]
+    where = [f"{c.kind} at {c.url}" + (f" (site {c.name})" if len(configs) > 1 else "") for c in configs]
+    healthy = True
+    try:
+        async for finding in examine(settings, [(w, c.tracker) for w, c in zip(where, connections)], ticket):
+            say(str(finding))
+            healthy = healthy and finding.ok
+    finally:
+        for connection in connections:
+            await connection.client.aclose()
+    return healthy
