@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Bridge, decided, wait_until
+from tests.e2e.conftest import BRIDGE, CUSTOMER, ROOT, TRANSITIONS, Bridge, decided, wait_until
 from tests.redmine_standin.client import RedmineStandinProcess
 
 pytestmark = pytest.mark.e2e
@@ -181,3 +183,188 @@ def test_the_plugin_form_with_a_token_header_reverts_once_however_often_the_chan
                                 if d["rule"] == "judged-before"])
     assert [d["to_status"] for d in again] == ["Hotovo"] and again[0]["verdict"] == "ignored"
     assert len(status_puts(redmine, late)) == 1 and len(bridge_notes(redmine, late)) == 1
+
+
+# -- 3. polling only --------------------------------------------------------------------------
+def test_polling_alone_reverts_a_forbidden_move_leaves_an_allowed_one_and_never_judges_its_own(redmine, serve):
+    poll = 1.0
+    bridge = serve(poll=poll, secret=None)
+    forbidden, allowed = servis(redmine), servis(redmine)
+    polled_after(redmine, 0, polls=1)
+
+    redmine.act(forbidden, user="zakaznik", status="Hotovo")
+    redmine.act(allowed, user="zakaznik", status="Vráceno klientem")
+    assert not redmine.deliveries()  # no webhook: only polling can find these
+    wait_until(lambda: status(redmine, forbidden) == "Na klientovi", timeout=2 * poll + 1)
+    revert = reverted(bridge, redmine, forbidden)
+    kept = wait_until(lambda: [d for d in bridge.api("/api/decisions", ticket=str(allowed)) if d["to_status"]])
+    assert [(d["verdict"], d["from_status"], d["to_status"]) for d in kept] == [
+        ("allowed", "Na klientovi", "Vráceno klientem")]
+
+    polled_after(redmine, redmine.calls()[-1]["at"])  # two polls after the revert ...
+    assert [d["id"] for d in bridge.api("/api/decisions", ticket=str(forbidden))] == [revert["id"]]
+    assert len(status_puts(redmine, forbidden)) == 1  # ... found nothing new to judge
+    assert status(redmine, allowed) == "Vráceno klientem" and not bridge_notes(redmine, allowed)
+    assert len(bridge.api("/api/decisions", ticket=str(allowed))) == 1
+
+
+# -- 4. a Jira site and a Redmine site in one deployment ---------------------------------------
+@pytest.fixture
+def jira_site() -> Iterator[tuple[str, Callable[..., Any]]]:
+    """The Jira stand-in as its own process (as test_sites.py starts it), with its control."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", "--credentials",
+                             "bot@acme.example:acme-token"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        assert line.startswith("JIRA-STANDIN READY"), line
+        url = line.split()[-1]
+
+        def control(method: str, path: str, payload: object = None) -> Any:
+            r = httpx.request(method, f"{url}/_standin{path}", json=payload, timeout=10)
+            r.raise_for_status()
+            return r.json() if r.content else None
+
+        control("POST", "/reset", {"credentials": ["bot@acme.example:acme-token"], "transitions": TRANSITIONS})
+        yield url, control
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_jira_site_and_a_redmine_site_each_revert_on_their_own_tracker(tmp_path, redmine, jira_site):
+    jira_url, jira = jira_site
+    sites = tmp_path / "sites.yaml"
+    sites.write_text(
+        "sites:\n"
+        f"  - name: acme\n    kind: jira\n    url: {jira_url}\n    user: bot@acme.example\n"
+        "    token_env: ACME_TOKEN\n    webhook_secret_env: ACME_SECRET\n"
+        f"  - name: podpora\n    kind: redmine\n    url: {redmine.url}\n"
+        "    api_key_env: PODPORA_KEY\n    webhook_secret_env: PODPORA_SECRET\n    poll_interval: 0\n",
+        encoding="utf-8",
+    )
+    bridge = Bridge(tmp_path, None, BRIDGE_SITES_FILE=str(sites), ACME_TOKEN="acme-token", ACME_SECRET="acme-secret",
+                    PODPORA_KEY=KEY, PODPORA_SECRET=HOOK_SECRET)
+    del bridge.env["BRIDGE_JIRA_WEBHOOK_SECRET"]
+    try:
+        bridge.start()
+        jira("POST", "/webhook", {"url": f"{bridge.url}/webhooks/acme", "secret": "acme-secret"})
+        redmine.webhook(f"{bridge.url}/webhooks/podpora", form="signed", secret=HOOK_SECRET)
+        code, ready = bridge.readyz()
+        assert code == 200 and ready["tracker"] == {"acme": "ok", "podpora": "ok"}
+
+        jira("POST", "/issues", {"key": "SRV-1", "status": "Na klientovi", "project": "SRV"})
+        ident = servis(redmine)
+        jira("POST", "/issues/SRV-1/transition", {"to": "Hotovo", "user": CUSTOMER})
+        redmine.act(ident, user="zakaznik", status="Hotovo")
+
+        wait_until(lambda: jira("GET", "/issues/SRV-1")["status"] == "Na klientovi")
+        wait_until(lambda: status(redmine, ident) == "Na klientovi")
+        on_jira = decided(bridge, "SRV-1", "customer-transition")
+        on_redmine = decided(bridge, str(ident), "customer-transition")
+        assert (on_jira["tracker"], on_redmine["tracker"]) == ("acme", "podpora")
+        assert on_jira["verdict"] == on_redmine["verdict"] == "reverted"
+        assert len(jira("GET", "/issues/SRV-1")["comments"]) == 1
+        (note,) = wait_until(lambda: bridge_notes(redmine, ident))
+        assert note.startswith(FORBIDDEN)
+        # each site was asked about its own ticket only
+        named = {c["path"].split("/")[2].split(".")[0] for c in redmine.calls() if c["path"].startswith("/issues/")}
+        assert named == {str(ident)}
+        assert not [c for c in jira("GET", "/calls") if "/issue/" in c["path"] and "SRV-1" not in c["path"]]
+    finally:
+        bridge.stop()
+
+
+# -- 5. bad input -----------------------------------------------------------------------------
+def test_a_login_page_in_place_of_the_api_holds_the_revert_until_redmine_answers_again(redmine, serve):
+    bridge = serve()
+    redmine.webhook(f"{bridge.url}/webhooks/redmine", form="signed", secret=HOOK_SECRET)
+    ident = servis(redmine)
+    redmine.fault("^/(issues|users)", page="login", times=10_000)  # a single sign-on took over
+
+    redmine.act(ident, user="zakaznik", status="Hotovo")
+    assert delivered(redmine, 1)[0]["status"] == 200  # received and kept; Redmine is not asked yet
+    (waiting,) = wait_until(lambda: [d for d in bridge.api("/api/deliveries") if d["last_error"]])
+    assert waiting["state"] in ("retrying", "dead")
+    assert redmine.url in waiting["last_error"] and "login page" in waiting["last_error"]
+    code, ready = wait_until(lambda: (r := bridge.readyz())[0] == 503 and r)
+    assert "login page" in ready["tracker"] and ready["ready"] is False
+    assert status(redmine, ident) == "Hotovo"
+
+    redmine.clear_faults()  # the API answers again: nobody has to replay anything
+    reverted(bridge, redmine, ident)
+    assert wait_until(lambda: bridge.readyz()[0] == 200)
+    everything = bridge.log.read_text() + json.dumps(bridge.api("/api/deliveries")) + json.dumps(ready)
+    assert KEY not in everything and HOOK_SECRET not in everything
+
+
+def signed_post(bridge: Bridge, path: str, payload: dict[str, Any], secret: str = HOOK_SECRET) -> httpx.Response:
+    """A delivery as Redmine's own webhooks send it: the body signed in X-Redmine-Signature-256."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return httpx.post(f"{bridge.url}{path}", content=body, timeout=10,
+                      headers={"Content-Type": "application/json", "X-Redmine-Signature-256": signature})
+
+
+def test_a_journal_naming_a_status_that_is_gone_is_recorded_not_judged(redmine, serve):
+    bridge = serve()
+    (issue,) = redmine.seed_issues({"subject": "Stav, který zmizel", "status": "Na klientovi", "author": "zakaznik",
+                                    "journals": [{"id": 900, "user": "zakaznik", "details": [
+                                        {"property": "attr", "name": "status_id", "old_value": "12",
+                                         "new_value": "99"}]}]})
+    ident = issue["id"]
+    journal = {"id": 900, "created_on": issue["journals"][0]["created_on"], "notes": "",
+               "user": {"id": 6, "name": "Zákazník Test"},
+               "details": [{"property": "attr", "prop_key": "status_id", "old_value": "12", "value": "99"}]}
+    shown = redmine.rest("GET", f"/issues/{ident}.json").json()["issue"]
+    delivery = {"type": "issue.updated", "timestamp": journal["created_on"], "data": {"issue": shown, "journal": journal}}
+
+    assert signed_post(bridge, "/webhooks/nosuchsite", delivery).status_code == 404
+    assert signed_post(bridge, "/webhooks/redmine", delivery).status_code == 200
+    (recorded,) = wait_until(lambda: bridge.api("/api/decisions", ticket=str(ident)))
+    assert "#99" in recorded["event"] and recorded["verdict"] == "ignored" and not recorded["actions"]
+    assert status(redmine, ident) == "Na klientovi" and not bridge_notes(redmine, ident)
+    (kept,) = bridge.api("/api/deliveries")
+    assert kept["state"] == "done"
+
+    # the service goes on: the next forbidden move is reverted as ever
+    redmine.webhook(f"{bridge.url}/webhooks/redmine", form="signed", secret=HOOK_SECRET)
+    redmine.act(ident, user="zakaznik", status="Hotovo")
+    reverted(bridge, redmine, ident)
+
+
+def test_a_sites_file_naming_a_variable_that_is_not_set_stops_start_up_in_one_line(tmp_path, redmine):
+    sites = tmp_path / "sites.yaml"
+    sites.write_text(f"sites:\n  - name: podpora\n    kind: redmine\n    url: {redmine.url}\n"
+                     "    api_key_env: PODPORA_KEY\n    webhook_secret_env: PODPORA_SECRET\n", encoding="utf-8")
+    bridge = Bridge(tmp_path, None, BRIDGE_SITES_FILE=str(sites), PODPORA_SECRET=HOOK_SECRET)
+    result = subprocess.run([str(BRIDGE), "serve", "--port", str(bridge.port)], cwd=tmp_path, env=bridge.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    problems = [line for line in result.stderr.splitlines() if "PODPORA_KEY" in line]
+    assert problems == [f"{sites}:5:18: PODPORA_KEY (api_key_env of site podpora) is not set"]
+    assert HOOK_SECRET not in result.stdout + result.stderr
+    assert not redmine.calls()
+
+
+# -- 6. a revert Redmine keeps ----------------------------------------------------------------
+def test_a_revert_redmine_answers_204_to_and_drops_needs_attention_with_a_private_note(redmine, serve):
+    bridge = serve()
+    redmine.webhook(f"{bridge.url}/webhooks/redmine", form="signed", secret=HOOK_SECRET)
+    ident = servis(redmine)
+    # The bridge reads the issue (its role may move it back), then sends the revert; while
+    # that is on its way an administrator takes the move from the bridge's role.
+    redmine.fault(f"^/issues/{ident}\\.json$", method="PUT", delay_ms=1500)
+    redmine.act(ident, user="zakaznik", status="Hotovo")
+    wait_until(lambda: [c for c in redmine.calls() if c["method"] == "PUT"])
+    redmine.workflow("Servis", "Bridge", {"Hotovo": ["Zrušeno"]})
+
+    decision = wait_until(lambda: next((d for d in bridge.api("/api/decisions", ticket=str(ident))
+                                        if d["verdict"] == "needs_attention"), None))
+    assert decision["rule"] == "customer-transition"
+    assert [a["outcome"] for a in decision["actions"]] == ["failed", "skipped"]
+    assert status(redmine, ident) == "Hotovo"  # Redmine answered 204 and kept it
+    (note,) = wait_until(lambda: bridge_notes(redmine, ident, private=True))
+    assert "Na klientovi" in note and "Workflow" in note
+    assert not bridge_notes(redmine, ident)  # the customer is not told it was reverted
+    listed = bridge.cli_json("attention")
+    assert [(w["ticket"], w["kind"]) for w in listed] == [(str(ident), "attention")]
