@@ -243,7 +243,7 @@ def test_a_jira_site_and_a_redmine_site_each_revert_on_their_own_tracker(tmp_pat
         encoding="utf-8",
     )
     bridge = Bridge(tmp_path, None, BRIDGE_SITES_FILE=str(sites), ACME_TOKEN="acme-token", ACME_SECRET="acme-secret",
-                    PODPORA_KEY=KEY, PODPORA_SECRET=HOOK_SECRET)
+                    PODPORA_KEY=KEY, PODPORA_SECRET=HOOK_SECRET, BRIDGE_TRACKER_CHECK_SECONDS="1")
     del bridge.env["BRIDGE_JIRA_WEBHOOK_SECRET"]
     try:
         bridge.start()
@@ -270,6 +270,21 @@ def test_a_jira_site_and_a_redmine_site_each_revert_on_their_own_tracker(tmp_pat
         named = {c["path"].split("/")[2].split(".")[0] for c in redmine.calls() if c["path"].startswith("/issues/")}
         assert named == {str(ident)}
         assert not [c for c in jira("GET", "/calls") if "/issue/" in c["path"] and "SRV-1" not in c["path"]]
+
+        # Redmine behind a login page: readiness says so for that site alone, and Jira's
+        # tickets are served as before
+        redmine.fault("^/(issues|users)", page="login", times=10_000)
+        code, ready = wait_until(lambda: (r := bridge.readyz())[0] == 503 and r)
+        assert ready["tracker"]["acme"] == "ok" and "login page" in ready["tracker"]["podpora"]
+        held = servis(redmine)
+        redmine.act(held, user="zakaznik", status="Hotovo")
+        jira("POST", "/issues", {"key": "SRV-2", "status": "Na klientovi", "project": "SRV"})
+        jira("POST", "/issues/SRV-2/transition", {"to": "Hotovo", "user": CUSTOMER})
+        wait_until(lambda: jira("GET", "/issues/SRV-2")["status"] == "Na klientovi")
+        assert status(redmine, held) == "Hotovo"
+        redmine.clear_faults()  # and Redmine's waiting change is taken up once it answers again
+        wait_until(lambda: status(redmine, held) == "Na klientovi")
+        assert decided(bridge, str(held), "customer-transition")["tracker"] == "podpora"
     finally:
         bridge.stop()
 
@@ -340,9 +355,10 @@ def test_a_sites_file_naming_a_variable_that_is_not_set_stops_start_up_in_one_li
     result = subprocess.run([str(BRIDGE), "serve", "--port", str(bridge.port)], cwd=tmp_path, env=bridge.env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
-    problems = [line for line in result.stderr.splitlines() if "PODPORA_KEY" in line]
-    assert problems == [f"{sites}:5:18: PODPORA_KEY (api_key_env of site podpora) is not set"]
+    assert result.stderr.splitlines() == [f"{sites}:5:18: PODPORA_KEY (api_key_env of site podpora) is not set",
+                                          "error: the sites are not configured right; not starting"]
     assert HOOK_SECRET not in result.stdout + result.stderr
+    assert not (tmp_path / "bridge.db").exists()  # refused before the database was touched
     assert not redmine.calls()
 
 
