@@ -417,6 +417,23 @@ def test_with_a_sites_file_the_sites_are_the_files(tmp_path: Path) -> None:
     assert caught.value.problems[0].startswith(f"{path}:6:16: ACME_JIRA_TOKEN ")
 
 
+def test_a_sites_file_that_cannot_be_served_leaves_the_database_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up is refused before the database is migrated: an upgrade refused for its sites
+    file must leave a database the version before it can still run on."""
+    from bridge.app import create_app
+
+    monkeypatch.chdir(tmp_path)  # no .env file to read the variables from
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    database = tmp_path / "bridge.db"
+    given = settings(sites_file=write(tmp_path, EXAMPLE), database_url=f"sqlite:///{database}")
+    with pytest.raises(SitesError):
+        create_app(given)
+    assert not database.exists()
+
+
 @pytest.mark.parametrize("values,named", [
     ({"jira_url": "https://j.example"}, "BRIDGE_JIRA_URL"),
     ({"redmine_url": "https://r.example"}, "BRIDGE_REDMINE_URL"),

@@ -172,10 +172,10 @@ def create_app(
 ) -> WebhookIntake:
     """The service as an ASGI app. `transport` carries the tracker calls instead of the
     network (tests)."""
+    configured = site_configs(settings)  # refused before the database is touched
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     store = Store(engine)
-    configured = site_configs(settings)
     registry = WorkflowRegistry(settings.workflows_dir, load=workflow_loader(configured))
     configs: tuple[SiteConfig | None, ...] = configured or (None,)
     connected = [(config, *_connect(config, settings, transport)) for config in configs]

@@ -105,3 +105,31 @@ async def test_a_body_of_another_shape_is_422_and_kept_with_the_reason(edge):
     assert response.status_code == 422
     assert "not a Redmine webhook delivery" in response.json()["error"]
     assert len(store.list_deliveries(REJECTED)) == 1
+
+
+async def test_a_token_in_the_path_is_read_as_sent_so_it_may_hold_a_slash(tmp_path):
+    """A base64 secret holds `/`, `+` and `=`; in the webhook URL it is percent-encoded
+    (`%2F`), which the path the server hands on has already decoded."""
+    secret = "q7Hf/3kP+zR9=="
+    with database_url("sqlite", tmp_path) as url:
+        engine = create_db_engine(url)
+        migrate(engine)
+        writer = InboxWriter(engine)
+        writer.start()
+
+        async def fallback(scope, receive, send):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        app = WebhookIntake(fallback, writer, max_body_bytes=65536, hooks={"redmine": redmine_hook(secret.encode())})
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as client:
+                taken = await client.post("/webhooks/redmine/q7Hf%2F3kP%2BzR9%3D%3D", content=PLUGIN)
+                wrong = await client.post("/webhooks/redmine/q7Hf%2F3kP%2BzR9%3D", content=PLUGIN)
+                split = await client.post("/webhooks/redmine/q7Hf/3kP+zR9==", content=PLUGIN)
+        finally:
+            writer.stop()
+            engine.dispose()
+    assert taken.status_code == 200, taken.text
+    assert wrong.status_code == 401
+    assert split.status_code == 200  # pasted into the URL as it is: the same token

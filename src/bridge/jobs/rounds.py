@@ -16,7 +16,7 @@ from bridge.jobs.reconcile import OVERLAP, Reconciled, sweep_reconcile
 from bridge.jobs.runner import run_exclusive
 from bridge.jobs.timers import Sweep, sweep_timers
 from bridge.store import JobRecords
-from bridge.trackers.base import Tracker
+from bridge.trackers.base import Tracker, TrackerError
 from bridge.workflows.loader import WorkflowSet
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,13 @@ class Jobs:
         return found
 
     async def scheduled(self, name: str) -> None:
-        """A scheduler's round: a failure is logged, and the next round covers what it missed."""
+        """A scheduler's round: a failure is logged, and the next round covers what it missed.
+        A tracker not answering as it should is one line (a poll a minute through an outage
+        must not fill the log; the tracker's health says why); anything else, a bug, keeps
+        its traceback."""
         try:
             await (self.timers() if name == "timers" else self.reconcile())
+        except TrackerError as exc:
+            log.warning("%s of %s failed; the next round covers it: %s", name, self.tracker.name, exc)
         except Exception:
-            log.exception("%s sweep failed; the next round covers it", name)
+            log.exception("%s of %s failed; the next round covers it", name, self.tracker.name)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -38,6 +39,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+WEBHOOKS = "/webhooks/"
 # A shared secret sent as it is, by senders that cannot sign (Redmine's webhook plugin).
 TOKEN_HEADER = b"x-bridge-token"
 # Far longer than the ids trackers send. A longer one is hashed: the idempotency keys of the
@@ -104,18 +106,25 @@ class WebhookIntake:
         self.paths = {f"/webhooks/{name}": name for name in self.hooks}
         self.max_body_bytes = max_body_bytes
 
-    def _route(self, path: str) -> tuple[str | None, str | None]:
+    def _route(self, path: str, raw_path: bytes | None = None) -> tuple[str | None, str | None]:
         """The site a path delivers to, and the secret token the path carries after it
-        (`/webhooks/{site}/{token}`: for senders that can neither sign nor set a header)."""
+        (`/webhooks/{site}/{token}`: for senders that can neither sign nor set a header).
+        The token is all that follows the site's name in the path as sent (`raw_path`),
+        decoded once: a secret holding `/` is whole, whether sent as it is or as `%2F`."""
         site = self.paths.get(path)
-        if site is not None or not path.startswith("/webhooks/"):
+        if site is not None or not path.startswith(WEBHOOKS):
             return site, None
-        head, sep, token = path.rpartition("/")
-        site = self.paths.get(head)
-        return (site, token) if site is not None and token else (None, None)
+        sent = raw_path.decode("latin-1") if raw_path else path
+        if not sent.startswith(WEBHOOKS):
+            return None, None
+        name, _, token = sent[len(WEBHOOKS):].partition("/")
+        site = self.paths.get(WEBHOOKS + unquote(name))
+        return (site, unquote(token)) if site is not None and token else (None, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tracker, token = self._route(scope.get("path", "")) if scope["type"] == "http" else (None, None)
+        tracker, token = (
+            self._route(scope.get("path", ""), scope.get("raw_path")) if scope["type"] == "http" else (None, None)
+        )
         if tracker is None:
             await self.app(scope, receive, send)
             return
