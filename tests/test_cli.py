@@ -422,8 +422,8 @@ def test_attention_lists_what_waits_for_the_team_longest_first(tmp_path):
     store.engine.dispose()
     lines = run("attention", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout.splitlines()
     assert [line.split("  ")[1:] for line in lines] == [
-        ["ticket=SRV-7", "workflow=service-sheet", "what=commented"],
-        ["ticket=SRV-9", "workflow=service-sheet", "what=needs attention: no way back"],
+        ["site=jira", "ticket=SRV-7", "workflow=service-sheet", "what=commented"],
+        ["site=jira", "ticket=SRV-9", "workflow=service-sheet", "what=needs attention: no way back"],
     ]
     rows = json.loads(run("attention", "--json", "--limit", "1", cwd=tmp_path, BRIDGE_DATABASE_URL=url).stdout)
     assert [(r["ticket"], r["kind"], r["by"]) for r in rows] == [("SRV-7", "customer", "Jana")]

@@ -251,14 +251,15 @@ def _print_rows(
     none: str,
     note: Callable[[dict[str, Any]], str | None] = lambda row: None,
 ) -> None:
-    """Rows as JSON, or one line each ending with the row's `note`; `none` when there are none."""
+    """Rows as JSON, or one line each ending with the row's `note`; `none` when there are none.
+    The column `site` shows the row's `tracker`: the site it belongs to."""
     if as_json:
         typer.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
         return
     if not rows:
         typer.echo(none)
     for row in rows:
-        line = "  ".join(f"{c}={row.get(c)}" for c in columns)
+        line = "  ".join(f"{c}={row.get('tracker' if c == 'site' else c)}" for c in columns)
         extra = note(row)
         typer.echo(f"{line}  {extra}" if extra else line)
 
@@ -274,7 +275,7 @@ def deliveries_list(
     settings = _settings()
     rows = _existing_store(settings).list_deliveries(state, limit, include_body=as_json)
     none = f"0 {state + ' ' if state else ''}deliveries in {public_url(settings.database_url)}"
-    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "last_error"], none)
+    _print_rows(rows, as_json, ["id", "state", "delivery_key", "received_at", "attempts", "site", "last_error"], none)
 
 
 @deliveries_cli.command("replay")
@@ -328,7 +329,7 @@ def decisions_list(
     rows = _existing_store(settings).list_decisions(ticket, verdict, limit)
     given = ", ".join(f"{k}={v}" for k, v in (("ticket", ticket), ("verdict", verdict)) if v)
     none = f"0 decisions in {public_url(settings.database_url)}" + (f" ({given})" if given else "")
-    columns = ["id", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"]
+    columns = ["id", "site", "ticket", "verdict", "rule", "from_status", "to_status", "actor", "reason"]
     _print_rows(rows, as_json, columns, none, note=_not_sent)
 
 
@@ -350,7 +351,7 @@ def attention(
     settings = _settings()
     rows = [asdict(w) for w in Attention(_existing_store(settings).engine).queue(limit)]
     none = f"no ticket waits for the team in {public_url(settings.database_url)}"
-    _print_rows(rows, as_json, ["since", "ticket", "workflow", "what"], none)
+    _print_rows(rows, as_json, ["since", "site", "ticket", "workflow", "what"], none)
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")]
@@ -447,7 +448,7 @@ def billing_runs(
 
     settings = _settings()
     runs = [describe(r) for r in Ledger(_existing_store(settings).engine).runs()]
-    columns = ["id", "from", "to", "tickets", "hours", "requested_by", "created_at"]
+    columns = ["id", "from", "to", "tickets", "hours", "requested_by", "created_at", "site"]
     _print_rows(runs, as_json, columns, f"0 final billing runs in {public_url(settings.database_url)}")
 
 
