@@ -172,7 +172,8 @@ class Executor:
         if rest:
             await self._record([a.id for a in rest], SKIPPED, "the transition before it was not made")
         await asyncio.to_thread(self.store.needs_attention, action.id, reason)
-        note = (
+        kept = action.payload.get("if_kept")
+        note = f"{kept} ({exc})" if kept else (
             f"ticket-bridge could not move this ticket to '{action.payload.get('to_status')}': {exc}. "
             "Please move it by hand, or let the bridge's account make this change in the tracker's workflow."
         )

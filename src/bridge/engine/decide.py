@@ -249,8 +249,8 @@ def _revert(
         back = [Transition("", "", event.from_status or "")]
     else:
         back = [t for t in ticket.transitions if t.to_status.casefold() == wanted]
+    note = workflow.messages.no_way_back.format_map(_placeholders(event, workflow))
     if not back:
-        note = workflow.messages.no_way_back.format_map(_placeholders(event, workflow))
         return Decision(
             Verdict.NEEDS_ATTENTION,
             rule,
@@ -259,7 +259,7 @@ def _revert(
             actions=(CommentAction(event.ticket, note, public=False),),
         )
     actions: tuple[Action, ...] = (
-        TransitionAction(event.ticket, back[0].id or None, back[0].to_status, ticket.status),
+        TransitionAction(event.ticket, back[0].id or None, back[0].to_status, ticket.status, if_kept=note),
         CommentAction(event.ticket, public_text, public=event.actor.role is Role.CUSTOMER),
     )
     return Decision(Verdict.REVERTED, rule, reason, workflow.name, actions=actions)

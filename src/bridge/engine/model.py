@@ -267,6 +267,9 @@ class TransitionAction:
     # (moved on by a person) must not move it back
     from_status: str | None = None
     kind: str = "transition"
+    # the internal note, in the workflow's language, should the tracker take the move and
+    # keep the status (Redmine's own workflow dropping it): a revert's
+    if_kept: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
