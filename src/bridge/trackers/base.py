@@ -25,6 +25,20 @@ class MalformedDelivery(ValueError):
     """The delivery parsed as JSON but is not shaped like the tracker's webhook."""
 
 
+def aware_time(value: Any, where: str) -> datetime:
+    """A time as a tracker writes it in ISO 8601 with its offset (Jira's
+    2026-11-20T16:02:41.508+0100, Redmine's 2026-11-24T16:04:06Z), keeping the offset;
+    anything else is a MalformedDelivery naming `where`."""
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    raise MalformedDelivery(f"'{where}' is not a time with an offset: {str(value)[:40]!r}")
+
+
 class TrackerError(Exception):
     """`status`: the tracker's HTTP answer, None when none came."""
 

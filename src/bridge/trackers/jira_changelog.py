@@ -10,25 +10,15 @@ wrong, and the tracker refuses it naming the call that answered it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from bridge.engine import Found, StatusChange, Ticket
 from bridge.engine.model import KEY_LENGTH, NAME_LENGTH
-from bridge.trackers.base import MalformedDelivery
+from bridge.trackers.base import MalformedDelivery, aware_time
 from bridge.trackers.jira_parsing import ISSUE_KEY, actor_of, request_type_of
 
 
-def jira_time(value: Any, where: str) -> datetime:
-    """A time as Jira writes it (2026-11-20T16:02:41.508+0100), keeping its offset."""
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
-    raise MalformedDelivery(f"'{where}' is not a time with an offset: {str(value)[:40]!r}")
+jira_time = aware_time  # as it writes them
 
 
 def status_changes(histories: Any, where: str = "changelog.histories") -> list[StatusChange]:

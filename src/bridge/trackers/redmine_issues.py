@@ -37,7 +37,7 @@ from typing import Any
 
 from bridge.engine import Actor, Comment, Found, Role, StatusChange, TaskRef, Ticket, Transition, Worklog
 from bridge.engine.model import NAME_LENGTH, WorkedTicket
-from bridge.trackers.base import MalformedDelivery
+from bridge.trackers.base import MalformedDelivery, aware_time
 
 ID_DIGITS = 20  # longer than any id Redmine's integer columns hold
 STATUS_DETAIL = "status_id"
@@ -111,16 +111,7 @@ def digits(value: Any) -> str | None:
     return None
 
 
-def redmine_time(value: Any, where: str) -> datetime:
-    """A time as Redmine writes it (2026-11-24T16:04:06Z, .000Z from Rails' to_json)."""
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
-    raise MalformedDelivery(f"'{where}' is not a time with an offset: {str(value)[:40]!r}")
+redmine_time = aware_time  # as it writes them
 
 
 def maybe_time(value: Any) -> datetime | None:
