@@ -272,13 +272,14 @@ def run(*, rate: float = 2000, seconds: float = 60, share: float = 0.1, settle: 
         time.sleep(1)
         calls = control.get("/calls").raise_for_status().json()
         control.close()
+        rows = finished_rows(db, "run")  # as the calls: before stopping lets the bridge finish more
         memory["at_end"] = bridge.memory_mb()
         bridge.check_alive()
         standin.check_alive()
         bridge.stop()
         standin.stop()
 
-        results.update(analyse(sent, finished_rows(db, "run"), calls))
+        results.update(analyse(sent, rows, calls))
         during = [(t - load_started, n) for t, n in sampler.samples if t <= load_ended]
         half = [(t, n) for t, n in during if t >= (load_ended - load_started) / 2]
         results["backlog"] = {
