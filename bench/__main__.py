@@ -1,10 +1,11 @@
 """`python -m bench` (what `make bench` runs): the ingest, revert, timer sweep, billing
-export and Redmine polling benchmarks.
+export, Redmine polling, repeated bursts and sustained mixed load benchmarks.
 
 Prints a summary table and writes every figure to bench/results/latest.json (git-ignored).
-Everything it starts it stops; it only ever targets 127.0.0.1. About 5 minutes.
+Everything it starts it stops; it only ever targets 127.0.0.1. About 10 minutes.
 
-    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers|billing|polling] [--check] [--keep]
+    .venv/bin/python -m bench [--quick] [--only ingest|revert|timers|billing|polling|bursts|sustained]
+                              [--check] [--keep]
 
 Exit status: 0 when the runs completed (targets met or not: see the table), 1 when a run
 could not be completed or lost a delivery, or, with --check, when a target was missed.
@@ -23,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import billing, ingest, polling, revert, timers
+from bench import billing, bursts, ingest, polling, revert, sustained, timers
 from bench.common import BRIDGE, ROOT, BenchError, CpuWatch, log, on_termination, stop_all
 
 RESULTS = ROOT / "bench" / "results"
@@ -121,6 +122,10 @@ def summary(results: dict[str, Any]) -> str:
                      "all", "ok" if t["all_rows"] else "MISSING"))
     if "polling" in results:
         rows += polling.summary_rows(results["polling"])
+    if "bursts" in results:
+        rows += bursts.summary_rows(results["bursts"])
+    if "sustained" in results:
+        rows += sustained.summary_rows(results["sustained"])
     widths = [max(len(row[k]) for row in rows) for k in range(4)]
     head = ("", "figure", "target", "verdict")
     widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
@@ -150,13 +155,18 @@ def targets_met(results: dict[str, Any]) -> bool:
     if "polling" in results:
         checks += [s["all_queued"] for s in results["polling"].values()
                    if isinstance(s, dict) and "all_queued" in s]
+    if "bursts" in results:
+        checks += bursts.checks(results["bursts"])
+    if "sustained" in results:
+        checks += sustained.checks(results["sustained"])
     return all(checks)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["ingest", "revert", "timers", "billing", "polling"])
+    parser.add_argument("--only", choices=["ingest", "revert", "timers", "billing", "polling", "bursts",
+                                           "sustained"])
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the bench)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs, databases)")
@@ -191,6 +201,15 @@ def main(argv: list[str] | None = None) -> int:
             results["polling"] = polling.run(issues=1000 if args.quick else 10000,
                                              changed=10 if args.quick else 100, keep=args.keep)
             print(polling.report(results["polling"]), flush=True)
+        if args.only in (None, "bursts"):
+            results["bursts"] = bursts.run(bursts=4, seconds=2 if args.quick else 8,
+                                           pause=2 if args.quick else 8,
+                                           warmup=1 if args.quick else 2, keep=args.keep)
+            print(bursts.report(results["bursts"]), flush=True)
+        if args.only in (None, "sustained"):
+            results["sustained"] = sustained.run(rate=2000, seconds=5 if args.quick else 60,
+                                                 settle=20 if args.quick else 60, keep=args.keep)
+            print(sustained.report(results["sustained"]), flush=True)
     except BenchError as exc:
         log(f"error: {exc}")
         return 1
@@ -201,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_all()
     results["seconds_total"] = round(time.monotonic() - started, 1)
     disturbed = list(busy)
-    for part in ("ingest", "revert", "billing", "polling"):
+    for part in ("ingest", "revert", "billing", "polling", "bursts", "sustained"):
         section = results.get(part, {})
         for name in ("bare", "bridge"):
             disturbed += section.get(name, {}).get("other_busy_processes", [])
@@ -213,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(summary(results))
     print(f"\n({results['seconds_total']:.0f} s; all figures in {args.output})")
-    lost = "ingest" in results and not results["ingest"]["targets"]["nothing_lost"]
+    lost = ("ingest" in results and not results["ingest"]["targets"]["nothing_lost"]) or (
+        "bursts" in results and not results["bursts"]["targets"]["nothing_lost"])
     if lost:
         return 1
     if args.check and not targets_met(results):

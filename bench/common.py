@@ -88,6 +88,7 @@ class Child:
                  cwd: Path = ROOT, stdout_pipe: bool = False) -> None:
         self.name = name
         self.log_path = log_path
+        self.frozen = False
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
@@ -121,8 +122,25 @@ class Child:
         except OSError:
             return ""
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stays as it is, using no CPU, until `thaw()`."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGSTOP)
+            self.frozen = True
+
+    def thaw(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+        self.frozen = False
+
+    def memory_mb(self) -> dict[str, float]:
+        """Its resident memory now and its peak so far (VmRSS, VmHWM), in MB."""
+        return memory_mb(self.pid)
+
     def stop(self, grace: float = 15.0) -> int | None:
         """SIGTERM this process (by its pid), SIGKILL it after `grace` seconds."""
+        if self.frozen:
+            self.thaw()
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -387,6 +405,28 @@ sys.exit(code)
 def measured_cli(*args: str) -> list[str]:
     """The command line of `bridge ARGS` reporting its peak RSS (see `peak_rss_kb`)."""
     return [PYTHON, "-c", MEASURED_CLI, *args]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM of a running process, in MB (0 when it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {"rss_mb": 0.0, "peak_rss_mb": 0.0}
+    found = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+             if line.startswith(("VmRSS:", "VmHWM:"))}
+    return {"rss_mb": round(found.get("VmRSS", 0) / 1024, 1),
+            "peak_rss_mb": round(found.get("VmHWM", 0) / 1024, 1)}
+
+
+def backlog(db: Path) -> int:
+    """Deliveries in a bridge's SQLite inbox not finished yet (pending or being processed)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        (n,) = conn.execute(
+            "SELECT count(*) FROM deliveries WHERE state IN ('pending', 'processing')").fetchone()
+    return int(n)
 
 
 def peak_rss_kb(stderr: str) -> int:

@@ -1,4 +1,4 @@
-"""Open-loop load generator of the revert benchmark, run as its own process.
+"""Open-loop load generator of the revert and sustained benchmarks, run as its own process.
 
 Sends `--rate` deliveries a second for `--duration` seconds to a bridge, on schedule: the
 i-th delivery is due at start + i/rate and is sent then whether or not earlier ones were
@@ -6,9 +6,16 @@ answered (a new keep-alive connection is opened when none is idle). Each deliver
 `customer_forbidden_transition.json` sample with the issue key SRV-<n> (n = --first, --first+1,
 ...), signed with --secret, with a unique X-Atlassian-Webhook-Identifier.
 
+With `--forbidden-share F` below 1, only that share of the deliveries (spread evenly) are
+forbidden moves; the others are `summary_only_change.json`, a harmless summary change that
+needs no tracker call, on tickets SRV-<--harmless-first + i mod --harmless-tickets> (kept
+apart from the forbidden moves' tickets).
+
 The timestamps are time.monotonic() (CLOCK_MONOTONIC, system-wide on Linux), so they compare
-with the Jira stand-in's call log. Writes one JSON document to --out:
-{"rate", "duration", "records": [{"key", "due", "sent", "answered", "status"}, ...]}.
+with the Jira stand-in's call log; `wall_minus_monotonic` turns them into wall-clock time (to
+compare with the bridge's own timestamps). Writes one JSON document to --out:
+{"rate", "duration", "wall_minus_monotonic",
+ "records": [{"key", "id", "kind", "due", "sent", "answered", "status"}, ...]}.
 
     python -m bench.loadgen --url http://127.0.0.1:8080/webhooks/jira --secret S \\
         --rate 200 --duration 20 --first 1 --out sent.json
@@ -28,23 +35,48 @@ from urllib.parse import urlsplit
 from bench.common import compact, fixture, sign
 
 TEMPLATE = "customer_forbidden_transition.json"
+HARMLESS = "summary_only_change.json"
+FORBIDDEN, HARMLESS_KIND = "forbidden", "harmless"
 
 
 def deliveries(first: int, count: int, secret: str, id_prefix: str, *, host: str,
                path: str) -> list[tuple[str, bytes]]:
     """(ticket key, raw HTTP request) for SRV-<first> ... SRV-<first+count-1>."""
-    base = fixture(TEMPLATE)
+    return [(key, raw) for key, raw, _, _ in mixed(first, count, secret, id_prefix, host=host, path=path)]
+
+
+def is_forbidden(i: int, share: float) -> bool:
+    """Whether the i-th delivery of a mix is a forbidden move: `share` of them, spread evenly."""
+    return int((i + 1) * share) > int(i * share)
+
+
+def mixed(first: int, count: int, secret: str, id_prefix: str, *, host: str, path: str,
+          forbidden_share: float = 1.0, harmless_first: int = 1_000_000,
+          harmless_tickets: int = 1000) -> list[tuple[str, bytes, str, str]]:
+    """(ticket key, raw HTTP request, kind, delivery id) of `count` deliveries: forbidden moves
+    on SRV-<first>, SRV-<first+1>, ... and harmless summary changes between them."""
+    forbidden, harmless = fixture(TEMPLATE), fixture(HARMLESS)
     built = []
-    for n in range(first, first + count):
-        payload = copy.deepcopy(base)
-        key = f"SRV-{n}"
-        payload["issue"]["key"] = key
-        payload["issue"]["id"] = str(100000 + n)
-        payload["issue"]["self"] = payload["issue"]["self"].rsplit("/", 1)[0] + f"/{100000 + n}"
-        payload["changelog"]["id"] = str(500000 + n)
-        body = compact(payload)
-        built.append((key, body, sign(body, secret), f"{id_prefix}-{n}"))
-    return [(key, _request(host, path, body, sig, ident)) for key, body, sig, ident in built]
+    moves = 0
+    for i in range(count):
+        if is_forbidden(i, forbidden_share):
+            n, kind, base = first + moves, FORBIDDEN, forbidden
+            moves += 1
+        else:
+            n, kind, base = harmless_first + i % harmless_tickets, HARMLESS_KIND, harmless
+        key, ident = f"SRV-{n}", f"{id_prefix}-{first + i if forbidden_share >= 1 else i}"
+        body = compact(_on_ticket(base, n, 500000 + first + i))
+        built.append((key, _request(host, path, body, sign(body, secret), ident), kind, ident))
+    return built
+
+
+def _on_ticket(base: dict[str, Any], n: int, change: int) -> dict[str, Any]:
+    payload = copy.deepcopy(base)
+    payload["issue"]["key"] = f"SRV-{n}"
+    payload["issue"]["id"] = str(100000 + n)
+    payload["issue"]["self"] = payload["issue"]["self"].rsplit("/", 1)[0] + f"/{100000 + n}"
+    payload["changelog"]["id"] = str(change)
+    return payload
 
 
 def _request(host: str, path: str, body: bytes, signature: str, ident: str) -> bytes:
@@ -138,17 +170,20 @@ class _ClosedEarly(ConnectionError):
 
 
 async def run(url: str, secret: str, rate: float, duration: float, first: int,
-              id_prefix: str, prewarm: int) -> dict[str, Any]:
+              id_prefix: str, prewarm: int, forbidden_share: float = 1.0,
+              harmless_first: int = 1_000_000, harmless_tickets: int = 1000) -> dict[str, Any]:
     parts = urlsplit(url)
     count = max(1, round(rate * duration))
-    items = deliveries(first, count, secret, id_prefix, host=parts.netloc, path=parts.path or "/")
+    items = mixed(first, count, secret, id_prefix, host=parts.netloc, path=parts.path or "/",
+                  forbidden_share=forbidden_share, harmless_first=harmless_first,
+                  harmless_tickets=harmless_tickets)
     pool = Connections(parts.hostname or "127.0.0.1", parts.port or 80)
     await pool.prewarm(prewarm)
     records: list[dict[str, Any]] = []
 
-    async def one(key: str, raw: bytes, due: float) -> None:
-        record: dict[str, Any] = {"key": key, "due": due, "sent": None, "answered": None,
-                                  "status": None}
+    async def one(key: str, raw: bytes, due: float, kind: str, ident: str) -> None:
+        record: dict[str, Any] = {"key": key, "id": ident, "kind": kind, "due": due, "sent": None,
+                                  "answered": None, "status": None}
         records.append(record)
         try:
             record["sent"], record["answered"], record["status"] = await asyncio.wait_for(
@@ -158,16 +193,17 @@ async def run(url: str, secret: str, rate: float, duration: float, first: int,
 
     start = time.monotonic() + 0.05
     tasks = []
-    for i, (key, raw) in enumerate(items):
+    for i, (key, raw, kind, ident) in enumerate(items):
         due = start + i / rate
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(key, raw, due)))
+        tasks.append(asyncio.create_task(one(key, raw, due, kind, ident)))
     await asyncio.gather(*tasks)
     pool.close()
     return {"rate": rate, "duration": duration, "connections_opened": pool.opened,
-            "resent_on_new_connection": pool.resent, "records": records}
+            "resent_on_new_connection": pool.resent,
+            "wall_minus_monotonic": time.time() - time.monotonic(), "records": records}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -180,13 +216,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first", type=int, default=1, help="first ticket number")
     parser.add_argument("--id-prefix", default="revert")
     parser.add_argument("--prewarm", type=int, default=16, help="connections opened up front")
+    parser.add_argument("--forbidden-share", type=float, default=1.0,
+                        help="share of forbidden moves; the rest are harmless summary changes")
+    parser.add_argument("--harmless-first", type=int, default=1_000_000,
+                        help="first ticket number of the harmless deliveries")
+    parser.add_argument("--harmless-tickets", type=int, default=1000,
+                        help="how many tickets the harmless deliveries are spread over")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     host = urlsplit(args.url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("only loopback targets are allowed")
     result = asyncio.run(run(args.url, args.secret, args.rate, args.duration, args.first,
-                             args.id_prefix, args.prewarm))
+                             args.id_prefix, args.prewarm, args.forbidden_share,
+                             args.harmless_first, args.harmless_tickets))
     args.out.write_text(json.dumps(result), "utf-8")
 
 
