@@ -383,7 +383,7 @@ class Worker:
 
     def _ended(self, item: Claimed, event: Event, applied: Applied) -> Finished:
         if applied.error is None:
-            return Finished(item.id, DONE, outcome=applied.last)
+            return Finished(item.id, DONE, outcomes=applied.outcomes)
         if applied.retryable:
             return self._retry_later(item, event, applied.error)
         return Finished(item.id, DEAD, error=applied.error)

@@ -80,9 +80,9 @@ class Finished:
     attempts: int = 0  # calls made to the tracker for it, this time
     # the status change it judged, (tracker, ticket/change id): marked judged as it ends
     change: tuple[str, str] | None = None
-    # the last action's outcome (action id, outcome, error): recorded as the delivery ends,
-    # which follows it at once; every earlier one was recorded before the next was sent
-    outcome: tuple[int, str, str | None] | None = None
+    # the outcomes (action id, outcome, error) of a decision carried out in full: recorded as
+    # the delivery ends, which follows at once (see `Executor.apply`)
+    outcomes: tuple[tuple[int, str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,9 +246,9 @@ class Deliveries:
             if r.change is not None and r.state == DeliveryState.DONE
         ]
         outcomes = [
-            {"action_id": r.outcome[0], "outcome": r.outcome[1], "error": clean_text(r.outcome[2]), "at": at}
+            {"action_id": action_id, "outcome": outcome, "error": clean_text(error), "at": at}
             for r in results
-            if r.outcome is not None
+            for action_id, outcome, error in r.outcomes
         ]
         with begin_write(self.engine) as conn:
             if decided:
