@@ -175,6 +175,20 @@ async def test_duplicate_deliveries_act_once(harness):
     assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
 
 
+async def test_a_change_delivered_again_under_another_id_is_not_judged_again(harness):
+    """Jira (or reconcile) brings the same status change with a new delivery id, in a later
+    claim: the change is known to be judged, and the revert is not made twice."""
+    issue(harness.standin, "SRV-412", "Hotovo")
+    await harness.deliver(forbidden(), delivery_id="first")
+    await harness.process()
+    harness.standin.issues["SRV-412"].status = "Hotovo"  # as if the revert had not been seen yet
+    await harness.deliver(forbidden(), delivery_id="again")
+    await harness.process()
+    assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
+    rules = [d["rule"] for d in harness.decisions("SRV-412")]
+    assert rules.count("customer-transition") == 1 and rules.count("judged-before") == 1
+
+
 async def test_entry_requirement_binds_agents_with_an_internal_note(harness):
     issue(harness.standin, "SRV-500", "Na vývoji", fields={"customfield_10050": None})
     payload = load_fixture("agent_transition.json")

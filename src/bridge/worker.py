@@ -28,7 +28,7 @@ from bridge.engine.replies import trimmed
 from bridge.executor import Applied, Executor, record_of
 from bridge.judging import Development, Judge
 from bridge.jobs.deliveries import change_key, parse_job
-from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, JobRecords, Store
+from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Held, JobRecords, Store
 from bridge.trackers.base import (
     MalformedDelivery,
     Tracker,
@@ -225,27 +225,35 @@ class Worker:
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
             return 0
-        held = await asyncio.to_thread(self.store.held_tickets)
         settled: list[Finished] = []
-        batch: set[tuple[str, str]] = set()  # status changes judged in this batch
+        parsed: list[tuple[Claimed, Event]] = []
         for item in claimed:
             try:
-                event = parse_job(item.body, item.tracker) or self._parse(item)
+                parsed.append((item, parse_job(item.body, item.tracker) or self._parse(item)))
+            except MalformedDelivery as exc:
+                log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
+                settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
+            except Exception as exc:  # a bug must not stop the worker nor hold up the batch
+                log.exception("delivery %s failed", item.id)
+                settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
+        known = self._first_of_their_ticket(parsed)
+        held, judged = await asyncio.to_thread(self._before_judging, list(known.values()))
+        batch: set[tuple[str, str]] = set()  # status changes judged in this batch
+        for item, event in parsed:
+            mark = known.get(item.id)
+            judged_now = None if mark is None else {mark: judged.get(mark)}
+            try:
                 waiting = held.get((item.tracker, event.ticket))
                 if waiting is not None and waiting.delivery_id < item.id:
                     result = _behind(item, event.ticket, waiting.delivery_id, waiting.retry_at)
                 else:
-                    result = await self._settle(item, event, batch)
-            except MalformedDelivery as exc:
-                log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
-                settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
-                continue
+                    result = await self._settle(item, event, batch, judged_now)
             except Exception as exc:  # a bug must not stop the worker nor hold up the batch
                 log.exception("delivery %s failed", item.id)
                 settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
                 continue
             if result is None:
-                self._spawn(item, event)
+                self._spawn(item, event, judged_now)
             else:
                 settled.append(result)
         await asyncio.to_thread(self.store.finish_many, settled)
@@ -253,8 +261,34 @@ class Worker:
             await self.drain()
         return len(claimed)
 
+    def _first_of_their_ticket(self, parsed: list[tuple[Claimed, Event]]) -> dict[int, tuple[str, str]]:
+        """The status change each delivery would mark, for those whose ticket has no earlier
+        delivery under way: whether another delivery judged it can be asked for the whole
+        claim at once, since nothing in this process marks it before they are judged."""
+        busy = set(self._tails)
+        known: dict[int, tuple[str, str]] = {}
+        for item, event in parsed:
+            tail = _tail_key(item, event)
+            if tail in busy:
+                continue
+            busy.add(tail)
+            if _marked(event):
+                known[item.id] = (item.tracker, change_key(event.ticket, event.change_id or ""))
+        return known
+
+    def _before_judging(
+        self, marks: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], Held], dict[tuple[str, str], int]]:
+        """The tickets held behind a delivery that waits, and which of `marks` were judged
+        already: what a claim needs before it is judged, in one hop to a thread."""
+        return self.store.held_tickets(), self.jobs.judged_among(marks)
+
     async def _settle(
-        self, item: Claimed, event: Event, batch: set[tuple[str, str]]
+        self,
+        item: Claimed,
+        event: Event,
+        batch: set[tuple[str, str]],
+        judged: Mapping[tuple[str, str], int | None] | None = None,
     ) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
@@ -265,7 +299,7 @@ class Worker:
             return None
         if trimmed(event, site.workflows()):  # completed from the tracker before it is judged
             return None
-        before, mark = await self._judged_elsewhere(item, event, batch)
+        before, mark = await self._judged_elsewhere(item, event, batch, judged)
         if before is not None:
             return before
         try:
@@ -278,9 +312,11 @@ class Worker:
         record = record_of(event, decision, site.executor.dry_run)
         return Finished(item.id, DONE, record, attempts=attempts[0], change=mark)
 
-    def _spawn(self, item: Claimed, event: Event) -> None:
+    def _spawn(
+        self, item: Claimed, event: Event, judged: Mapping[tuple[str, str], int | None] | None = None
+    ) -> None:
         ticket = _tail_key(item, event)
-        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event))
+        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event, judged))
         self._tails[ticket] = task
         self._inflight.add(task)
 
@@ -294,7 +330,11 @@ class Worker:
         task.add_done_callback(done)
 
     async def _handle_after(
-        self, previous: asyncio.Task[Finished] | None, item: Claimed, event: Event
+        self,
+        previous: asyncio.Task[Finished] | None,
+        item: Claimed,
+        event: Event,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
     ) -> Finished:
         before = None
         if previous is not None:
@@ -306,7 +346,7 @@ class Worker:
             result = _behind(item, event.ticket, before.delivery_id, before.retry_at)
         else:
             async with self._slots:
-                result = await self.handle(item, event)
+                result = await self.handle(item, event, judged)
         try:
             await asyncio.to_thread(self.store.finish_many, [result])
         except Exception:  # the claim lapses and the delivery is taken up again
@@ -314,12 +354,15 @@ class Worker:
         return result
 
     # -- one delivery --------------------------------------------------------------------------
-    async def handle(self, item: Claimed, event: Event) -> Finished:
+    async def handle(
+        self, item: Claimed, event: Event, judged: Mapping[tuple[str, str], int | None] | None = None
+    ) -> Finished:
         """Judge and act on one delivery (or finish what an earlier attempt began); the
-        result counts the calls it made to the tracker."""
+        result counts the calls it made to the tracker. `judged`: whether its status change
+        was judged already, where that was looked up with its claim."""
         with counting_attempts() as attempts:
             try:
-                before, mark = await self._judged_elsewhere(item, event)
+                before, mark = await self._judged_elsewhere(item, event, judged=judged)
             except Exception:  # not knowing must not stop the judging
                 log.exception("delivery %s: could not look whether its change was judged", item.id)
                 before, mark = None, None
@@ -356,14 +399,18 @@ class Worker:
             return Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}")
 
     async def _judged_elsewhere(
-        self, item: Claimed, event: Event, batch: set[tuple[str, str]] | None = None
+        self,
+        item: Claimed,
+        event: Event,
+        batch: set[tuple[str, str]] | None = None,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
     ) -> tuple[Finished | None, tuple[str, str] | None]:
         """A change that another delivery brought first (a webhook and reconcile both found
         it; Jira sent it twice) is recorded, not judged again: (that record, None). Otherwise
         (None, the mark this delivery records as it ends). Status changes and added
         attachments are marked: judging either again would act twice. The bridge's own changes need no mark: reconcile
         passes them by."""
-        if event.change_id is None or (event.kind is not Kind.STATUS_CHANGED and not event.attached):
+        if not _marked(event):
             return None, None
         site = self.site(item.tracker)
         if event.actor.role is not Role.CUSTOMER and await site.tracker.own_change(event.actor):
@@ -371,7 +418,10 @@ class Worker:
         mark = (item.tracker, change_key(event.ticket, event.change_id))
         owner = None if batch is None or mark not in batch else -1
         if owner is None:
-            owner = await asyncio.to_thread(self.jobs.judged_by, *mark)
+            if judged is not None and mark in judged:
+                owner = judged[mark]
+            else:
+                owner = await asyncio.to_thread(self.jobs.judged_by, *mark)
         if owner is None or owner == item.id:
             if batch is not None:
                 batch.add(mark)
@@ -401,6 +451,11 @@ class Worker:
             )
         log.warning("delivery %s waits for the tracker until %s: %s", item.id, f"{at:%H:%M:%S}", error)
         return Finished(item.id, RETRYING, None, error, at, event.ticket, since)
+
+
+def _marked(event: Event) -> bool:
+    """Whether judging the event marks its change judged (see `Worker._judged_elsewhere`)."""
+    return event.change_id is not None and (event.kind is Kind.STATUS_CHANGED or bool(event.attached))
 
 
 def _tail_key(item: Claimed, event: Event) -> str:
