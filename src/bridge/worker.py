@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Role, Rule, Verdict, decide
 from bridge.engine.replies import trimmed
 from bridge.executor import Applied, Executor, record_of
+from bridge.finishing import Finisher
 from bridge.judging import Development, Judge
 from bridge.jobs.deliveries import change_key, parse_job
 from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Held, JobRecords, Store
@@ -137,6 +138,8 @@ class Worker:
         self._inflight: set[asyncio.Task[Finished]] = set()
         self._room = asyncio.Event()  # set when fewer than _max_inflight tasks run
         self._tails: dict[str, asyncio.Task[Finished]] = {}  # the last task of each ticket
+        # deliveries handled apart end in groups, one transaction for those ending together
+        self._finisher = Finisher(lambda results: self.store.finish_many(results))
 
     # the first site's parts, as a worker of one site has them
     @property
@@ -348,7 +351,7 @@ class Worker:
             async with self._slots:
                 result = await self.handle(item, event, judged)
         try:
-            await asyncio.to_thread(self.store.finish_many, [result])
+            await self._finisher.finish(result)
         except Exception:  # the claim lapses and the delivery is taken up again
             log.exception("could not record the end of delivery %s", item.id)
         return result
