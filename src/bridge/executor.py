@@ -24,8 +24,10 @@ from typing import Any
 from bridge.engine import (
     Action, CommentAction, Decision, Event, FieldsAction, RemoveAttachmentAction, TransitionAction,
 )
+from bridge.finishing import Grouped
 from bridge.handlers import Handler, tracker_handlers
 from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
+from bridge.store.audit import Decided
 from bridge.trackers.base import (
     StatusNotChanged,
     Tracker,
@@ -113,15 +115,17 @@ class Executor:
         self.dry_run = dry_run
         self.retry = retry or RetryPolicy()
         self.handlers: dict[str, Handler] = {**tracker_handlers(tracker), **(handlers or {})}
+        # decisions made together are recorded together (see `finishing`)
+        self._decisions: Grouped[Decided, list[PendingAction]] = Grouped(
+            lambda decided: self.store.record_decisions(decided)
+        )
 
     async def execute(
         self, delivery_id: int | None, key_prefix: str, event: Event, decision: Decision
     ) -> Applied:
         """Record the decision and apply its actions."""
         record = record_of(event, decision, self.dry_run)
-        pending = await asyncio.to_thread(
-            self.store.record_decision, delivery_id, record, plan(key_prefix, decision.actions)
-        )
+        pending = await self._decisions.put((delivery_id, record, plan(key_prefix, decision.actions)))
         if self.dry_run:
             for action in decision.actions:
                 log.info("dry run, not sent: %s", describe(action))
