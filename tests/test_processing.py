@@ -325,6 +325,26 @@ async def test_two_quick_customer_moves_are_judged_as_one_way(harness):
     assert "Na klientovi → Schváleno" in json.dumps(comment["body"], ensure_ascii=False)
 
 
+async def test_a_customers_earlier_stale_move_counts_when_the_next_comes_in_a_later_claim(harness):
+    """As above, the second move taken up on its own, after the first was judged: the chain of
+    the customer's moves is read with its claim, and it is judged as one way all the same."""
+    customer = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+    issue(harness.standin, "SRV-6", "Na klientovi",
+          transitions={**SERVIS, "Schváleno": [{"id": "91", "name": "Zpět na klienta", "to": "Na klientovi"}],
+                       "Na klientovi": [{"id": "23", "name": "Ke schválení", "to": "Ke schválení"}]})
+    ticket = harness.standin.issues["SRV-6"]
+    first = harness.standin.move(ticket, "Ke schválení", by=customer, base="http://jira.test")
+    second = harness.standin.move(ticket, "Schváleno", by=customer, base="http://jira.test")
+    await harness.deliver(first)
+    await harness.process()
+    await harness.deliver(second)
+    await harness.process()
+
+    assert harness.standin.issues["SRV-6"].status == "Na klientovi"
+    decisions = harness.decisions("SRV-6")[::-1]
+    assert [(d["verdict"], d["chain_from"]) for d in decisions][:2] == [("stale", None), ("reverted", "Na klientovi")]
+
+
 # -- a required reason given apart from the status change ------------------------------------
 CUSTOMER = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
 REQUEST_TYPE = {"customfield_10010": {"requestType": {"id": "31", "name": "Něco mi nefunguje"}}}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Role, Rule, Verdict, decide
+from bridge.engine import COMMENT_WINDOW, Chain, Decision, Event, Kind, Role, Rule, Verdict, decide
 from bridge.engine.replies import trimmed
 from bridge.executor import Applied, Executor, record_of
 from bridge.finishing import Finisher
@@ -239,12 +239,15 @@ class Worker:
             except Exception as exc:  # a bug must not stop the worker nor hold up the batch
                 log.exception("delivery %s failed", item.id)
                 settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
-        known = self._first_of_their_ticket(parsed)
-        held, judged = await asyncio.to_thread(self._before_judging, list(known.values()))
+        known, chained = self._first_of_their_ticket(parsed)
+        held, judged, chains = await asyncio.to_thread(
+            self._before_judging, list(known.values()), list(chained.values())
+        )
         batch: set[tuple[str, str]] = set()  # status changes judged in this batch
         for item, event in parsed:
             mark = known.get(item.id)
             judged_now = None if mark is None else {mark: judged.get(mark)}
+            chain = chains.get(chained[item.id]) if item.id in chained else None
             try:
                 waiting = held.get((item.tracker, event.ticket))
                 if waiting is not None and waiting.delivery_id < item.id:
@@ -256,7 +259,7 @@ class Worker:
                 settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
                 continue
             if result is None:
-                self._spawn(item, event, judged_now)
+                self._spawn(item, event, judged_now, chain)
             else:
                 settled.append(result)
         await asyncio.to_thread(self.store.finish_many, settled)
@@ -264,12 +267,16 @@ class Worker:
             await self.drain()
         return len(claimed)
 
-    def _first_of_their_ticket(self, parsed: list[tuple[Claimed, Event]]) -> dict[int, tuple[str, str]]:
-        """The status change each delivery would mark, for those whose ticket has no earlier
-        delivery under way: whether another delivery judged it can be asked for the whole
-        claim at once, since nothing in this process marks it before they are judged."""
+    def _first_of_their_ticket(
+        self, parsed: list[tuple[Claimed, Event]]
+    ) -> tuple[dict[int, tuple[str, str]], dict[int, tuple[str, str]]]:
+        """For the deliveries whose ticket has no earlier delivery under way: the status
+        change each would mark, and the (site, ticket) of each customer's status change,
+        whose judging reads the customer's earlier moves. Both can be read for the whole
+        claim at once: nothing in this process records them before these are judged."""
         busy = set(self._tails)
         known: dict[int, tuple[str, str]] = {}
+        chained: dict[int, tuple[str, str]] = {}
         for item, event in parsed:
             tail = _tail_key(item, event)
             if tail in busy:
@@ -277,14 +284,26 @@ class Worker:
             busy.add(tail)
             if _marked(event):
                 known[item.id] = (item.tracker, change_key(event.ticket, event.change_id or ""))
-        return known
+            customer = event.actor.role in (Role.CUSTOMER, Role.UNKNOWN)
+            if event.kind is Kind.STATUS_CHANGED and customer and event.ticket is not None:
+                chained[item.id] = (event.tracker, event.ticket)
+        return known, chained
 
     def _before_judging(
-        self, marks: list[tuple[str, str]]
-    ) -> tuple[dict[tuple[str, str], Held], dict[tuple[str, str], int]]:
-        """The tickets held behind a delivery that waits, and which of `marks` were judged
-        already: what a claim needs before it is judged, in one hop to a thread."""
-        return self.store.held_tickets(), self.jobs.judged_among(marks)
+        self, marks: list[tuple[str, str]], chained: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], Held], dict[tuple[str, str], int], dict[tuple[str, str], Chain]]:
+        """The tickets held behind a delivery that waits, which of `marks` were judged
+        already and the customers' chains on the `chained` tickets: what a claim needs
+        before it is judged, in one hop to a thread."""
+        by_tracker: dict[str, list[str]] = {}
+        for tracker, ticket in chained:
+            by_tracker.setdefault(tracker, []).append(ticket)
+        chains = {
+            (tracker, ticket): Chain(*found)
+            for tracker, tickets in by_tracker.items()
+            for ticket, found in self.store.customer_chains(tracker, tickets).items()
+        }
+        return self.store.held_tickets(), self.jobs.judged_among(marks), chains
 
     async def _settle(
         self,
@@ -316,10 +335,14 @@ class Worker:
         return Finished(item.id, DONE, record, attempts=attempts[0], change=mark)
 
     def _spawn(
-        self, item: Claimed, event: Event, judged: Mapping[tuple[str, str], int | None] | None = None
+        self,
+        item: Claimed,
+        event: Event,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
+        chain: Chain | None = None,
     ) -> None:
         ticket = _tail_key(item, event)
-        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event, judged))
+        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event, judged, chain))
         self._tails[ticket] = task
         self._inflight.add(task)
 
@@ -338,6 +361,7 @@ class Worker:
         item: Claimed,
         event: Event,
         judged: Mapping[tuple[str, str], int | None] | None = None,
+        chain: Chain | None = None,
     ) -> Finished:
         before = None
         if previous is not None:
@@ -349,7 +373,7 @@ class Worker:
             result = _behind(item, event.ticket, before.delivery_id, before.retry_at)
         else:
             async with self._slots:
-                result = await self.handle(item, event, judged)
+                result = await self.handle(item, event, judged, chain)
         try:
             await self._finisher.finish(result)
         except Exception:  # the claim lapses and the delivery is taken up again
@@ -358,21 +382,26 @@ class Worker:
 
     # -- one delivery --------------------------------------------------------------------------
     async def handle(
-        self, item: Claimed, event: Event, judged: Mapping[tuple[str, str], int | None] | None = None
+        self,
+        item: Claimed,
+        event: Event,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
+        chain: Chain | None = None,
     ) -> Finished:
         """Judge and act on one delivery (or finish what an earlier attempt began); the
-        result counts the calls it made to the tracker. `judged`: whether its status change
-        was judged already, where that was looked up with its claim."""
+        result counts the calls it made to the tracker. `judged` (whether its status change
+        was judged already) and `chain` (the customer's earlier moves on its ticket): where
+        they were read with its claim."""
         with counting_attempts() as attempts:
             try:
                 before, mark = await self._judged_elsewhere(item, event, judged=judged)
             except Exception:  # not knowing must not stop the judging
                 log.exception("delivery %s: could not look whether its change was judged", item.id)
                 before, mark = None, None
-            result = before or await self._handle(item, event)
+            result = before or await self._handle(item, event, chain)
         return replace(result, attempts=attempts[0], change=mark if result.state == DONE else None)
 
-    async def _handle(self, item: Claimed, event: Event) -> Finished:
+    async def _handle(self, item: Claimed, event: Event, chain: Chain | None = None) -> Finished:
         key = f"{item.tracker}:{item.delivery_key}"
         site = self.site(item.tracker)
         try:
@@ -381,7 +410,7 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await site.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
-            event, decision = await site.judging.judge(event)
+            event, decision = await site.judging.judge(event, chain=chain)
             if decision.verdict is Verdict.WAITING:
                 return _waiting(item, event, decision)
             if not decision.actions:

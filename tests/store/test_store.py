@@ -234,8 +234,14 @@ async def test_customer_chain_is_the_latest_status_change_when_a_customer_left_i
     record(2, verdict="stale", rule="stale", actor_role="customer", from_status="Hotovo",
            to_status="Schváleno", chain_from="Na klientovi")
     assert store.customer_chain("jira", "SRV-9") == ("Na klientovi", "Schváleno")
+    # read for a whole claim at once, each ticket's as it is read alone
+    assert store.customer_chains("jira", ["SRV-9", "SRV-10"]) == {
+        "SRV-9": ("Na klientovi", "Schváleno"), "SRV-10": (None, None)
+    }
+    assert store.customer_chains("other-site", ["SRV-9"]) == {"SRV-9": (None, None)}
     record(3, verdict="ignored", rule="own-change", actor_role="bridge", from_status="Schváleno", to_status="Na klientovi")
     assert store.customer_chain("jira", "SRV-9") == (None, None)
+    assert store.customer_chains("jira", ["SRV-9"]) == {"SRV-9": (None, None)}
 
 
 async def put_each(store: Store, items: list[Incoming]) -> list[BaseException | None]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bridge.store.db import begin_write
@@ -135,6 +135,32 @@ def _record(
         for action_id, (key, kind, ticket, payload) in zip(ids, planned, strict=True)
     ]
 
+# the latest status change of each of several tickets
+_LATEST_STATUS_DECISIONS = select(
+    decisions.c.ticket,
+    decisions.c.verdict,
+    decisions.c.actor_role,
+    decisions.c.from_status,
+    decisions.c.to_status,
+    decisions.c.chain_from,
+).where(
+    decisions.c.id.in_(
+        select(func.max(decisions.c.id))
+        .where(
+            decisions.c.tracker == bindparam("tracker"),
+            decisions.c.ticket.in_(bindparam("tickets", expanding=True)),
+            decisions.c.to_status.is_not(None),
+        )
+        .group_by(decisions.c.ticket)
+    )
+)
+
+
+def _chain_of(row: Any) -> tuple[str | None, str | None]:
+    if row is None or row.verdict != "stale" or row.actor_role != "customer":
+        return None, None
+    return row.chain_from or row.from_status, row.to_status
+
 
 class Audit:
     def __init__(self, engine: Engine) -> None:
@@ -183,9 +209,16 @@ class Audit:
         stale, when the ticket's latest status change is one of them; else (None, None)."""
         with self.engine.connect() as conn:
             row = conn.execute(_LATEST_STATUS_DECISION, {"tracker": tracker, "ticket": ticket}).first()
-        if row is None or row.verdict != "stale" or row.actor_role != "customer":
-            return None, None
-        return row.chain_from or row.from_status, row.to_status
+        return _chain_of(row)
+
+    def customer_chains(self, tracker: str, tickets: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """`customer_chain` of each of `tickets`, in one query."""
+        if not tickets:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_LATEST_STATUS_DECISIONS, {"tracker": tracker, "tickets": tickets}).all()
+        found = {row.ticket: _chain_of(row) for row in rows}
+        return {ticket: found.get(ticket, (None, None)) for ticket in tickets}
 
     def unfinished_actions(self, delivery_id: int) -> list[PendingAction] | None:
         """Actions of an earlier attempt at this delivery not yet applied; None when the
