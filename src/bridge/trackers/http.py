@@ -48,7 +48,8 @@ class RestClient:
 
     Requests are built here and handed straight to the transport. A tracker's API needs no
     cookies, redirects or per-call auth flow, and leaving out `httpx.AsyncClient`'s handling
-    of them halves the CPU a call costs (bench/README.md, "What the figures taught"). The
+    of them halves the CPU a call costs (bench/README.md, "What the figures taught"). On the
+    network path (`DirectAiohttpTransport`) not even an `httpx.Request` is built. The
     credentials live in the headers only, never in a URL, so no error text can carry them.
     A value put into a path goes through `segment`.
     """
