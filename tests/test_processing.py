@@ -175,6 +175,20 @@ async def test_duplicate_deliveries_act_once(harness):
     assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
 
 
+async def test_a_change_delivered_again_under_another_id_is_not_judged_again(harness):
+    """Jira (or reconcile) brings the same status change with a new delivery id, in a later
+    claim: the change is known to be judged, and the revert is not made twice."""
+    issue(harness.standin, "SRV-412", "Hotovo")
+    await harness.deliver(forbidden(), delivery_id="first")
+    await harness.process()
+    harness.standin.issues["SRV-412"].status = "Hotovo"  # as if the revert had not been seen yet
+    await harness.deliver(forbidden(), delivery_id="again")
+    await harness.process()
+    assert harness.rest_calls().count(("POST", "/rest/api/3/issue/SRV-412/transitions")) == 1
+    rules = [d["rule"] for d in harness.decisions("SRV-412")]
+    assert rules.count("customer-transition") == 1 and rules.count("judged-before") == 1
+
+
 async def test_entry_requirement_binds_agents_with_an_internal_note(harness):
     issue(harness.standin, "SRV-500", "Na vývoji", fields={"customfield_10050": None})
     payload = load_fixture("agent_transition.json")
@@ -309,6 +323,26 @@ async def test_two_quick_customer_moves_are_judged_as_one_way(harness):
     assert "Na klientovi → Ke schválení → Schváleno" in decisions[1]["reason"]
     (comment,) = harness.standin.issue_state(ticket)["comments"]
     assert "Na klientovi → Schváleno" in json.dumps(comment["body"], ensure_ascii=False)
+
+
+async def test_a_customers_earlier_stale_move_counts_when_the_next_comes_in_a_later_claim(harness):
+    """As above, the second move taken up on its own, after the first was judged: the chain of
+    the customer's moves is read with its claim, and it is judged as one way all the same."""
+    customer = {"accountId": "qm:77", "accountType": "customer", "displayName": "Jana"}
+    issue(harness.standin, "SRV-6", "Na klientovi",
+          transitions={**SERVIS, "Schváleno": [{"id": "91", "name": "Zpět na klienta", "to": "Na klientovi"}],
+                       "Na klientovi": [{"id": "23", "name": "Ke schválení", "to": "Ke schválení"}]})
+    ticket = harness.standin.issues["SRV-6"]
+    first = harness.standin.move(ticket, "Ke schválení", by=customer, base="http://jira.test")
+    second = harness.standin.move(ticket, "Schváleno", by=customer, base="http://jira.test")
+    await harness.deliver(first)
+    await harness.process()
+    await harness.deliver(second)
+    await harness.process()
+
+    assert harness.standin.issues["SRV-6"].status == "Na klientovi"
+    decisions = harness.decisions("SRV-6")[::-1]
+    assert [(d["verdict"], d["chain_from"]) for d in decisions][:2] == [("stale", None), ("reverted", "Na klientovi")]
 
 
 # -- a required reason given apart from the status change ------------------------------------

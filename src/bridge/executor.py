@@ -1,12 +1,13 @@
 """The one path every action takes to the tracker.
 
-Actions are recorded (with an idempotency key) before they are applied, and each outcome
-is recorded the moment it is known (the last one's in the transaction that ends the
-delivery, which follows at once, with no call in between). A change whose answer never came — a timeout, a crash
-between sending and recording — may have been applied all the same, so before an action is
-sent again the tracker is asked: is the ticket already where the transition leads, is
-there a comment carrying the action's marker? What is done is not sent twice; a revert
-whose ticket a person has moved on since is skipped rather than undone.
+Actions are recorded (with an idempotency key) before they are applied. The outcomes of a
+decision carried out in full are recorded in the transaction that ends the delivery, which
+follows at once; an outcome that stops the decision (a failure, a skip) is recorded the
+moment it is known, with those of the actions done before it. A change whose answer never
+came — a timeout, a crash between sending and recording — may have been applied all the
+same, so before an action is sent again the tracker is asked: is the ticket already where
+the transition leads, is there a comment carrying the action's marker? What is done is not
+sent twice; a revert whose ticket a person has moved on since is skipped rather than undone.
 
 While the tracker is unavailable an action is retried within the retry policy; after that
 it stays `pending`, and the delivery is tried again later (see `Worker`).
@@ -23,8 +24,10 @@ from typing import Any
 from bridge.engine import (
     Action, CommentAction, Decision, Event, FieldsAction, RemoveAttachmentAction, TransitionAction,
 )
+from bridge.finishing import Grouped
 from bridge.handlers import Handler, tracker_handlers
 from bridge.store import ActionOutcome, DecisionRecord, PendingAction, Store
+from bridge.store.audit import Decided
 from bridge.trackers.base import (
     StatusNotChanged,
     Tracker,
@@ -49,8 +52,9 @@ class Applied:
 
     error: str | None = None
     retryable: bool = False
-    # the last action's outcome, to be recorded as the delivery ends (right after this)
-    last: tuple[int, str, str | None] | None = None
+    # the outcomes of a decision carried out in full (action id, outcome, error), to be
+    # recorded as the delivery ends (right after this): one transaction, not one per action
+    outcomes: tuple[tuple[int, str, str | None], ...] = ()
 
 
 def plan(key_prefix: str, actions: tuple[Action, ...]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -111,15 +115,17 @@ class Executor:
         self.dry_run = dry_run
         self.retry = retry or RetryPolicy()
         self.handlers: dict[str, Handler] = {**tracker_handlers(tracker), **(handlers or {})}
+        # decisions made together are recorded together (see `finishing`)
+        self._decisions: Grouped[Decided, list[PendingAction]] = Grouped(
+            lambda decided: self.store.record_decisions(decided)
+        )
 
     async def execute(
         self, delivery_id: int | None, key_prefix: str, event: Event, decision: Decision
     ) -> Applied:
         """Record the decision and apply its actions."""
         record = record_of(event, decision, self.dry_run)
-        pending = await asyncio.to_thread(
-            self.store.record_decision, delivery_id, record, plan(key_prefix, decision.actions)
-        )
+        pending = await self._decisions.put((delivery_id, record, plan(key_prefix, decision.actions)))
         if self.dry_run:
             for action in decision.actions:
                 log.info("dry run, not sent: %s", describe(action))
@@ -132,35 +138,41 @@ class Executor:
         `resumed`: an earlier attempt may have sent them, so the tracker is asked first.
         """
         sent: list[str] = []
+        done: list[int] = []  # applied, recorded as the delivery ends or before an outcome that stops it
         for i, action in enumerate(pending):
             try:
                 outcome, note = await self._apply_one(action, look_first=resumed)
             except StatusNotChanged as exc:
+                await self._record(done, DONE, None)
                 await self._kept(action, pending[i + 1 :], exc)
                 return Applied()
             except TrackerError as exc:
                 log.warning("action %s on %s failed: %s", action.kind, action.ticket, exc)
                 retryable = isinstance(exc, (TrackerUnavailable, TrackerUnauthorized))
+                await self._record(done, DONE, None)
                 # it stays pending if trying later can help, and is looked up before it is sent
                 await self._record(action.id, PENDING if retryable else FAILED, str(exc))
                 if isinstance(exc, TrackerUnauthorized):
                     raise  # the worker holds everything until the credentials work
                 return Applied(f"{action.kind} on {action.ticket} failed: {exc}", retryable)
-            if outcome == DONE and i == len(pending) - 1:
+            if outcome == DONE:
+                done.append(action.id)
                 sent.append(action.kind)
-                log.info("applied %s on %s", ", ".join(sent), action.ticket)
-                return Applied(last=(action.id, DONE, None))
+                continue
+            await self._record(done, DONE, None)
             await self._record(action.id, outcome, note)
             if outcome == SKIPPED:  # the rest belongs to the move that was not made
                 rest = [a.id for a in pending[i + 1 :]]
                 if rest:
                     await self._record(rest, SKIPPED, "the transition before it was skipped")
                 log.info("skipped %s on %s: %s", action.kind, action.ticket, note)
-                break
-            sent.append(action.kind)
+                if sent:
+                    log.info("applied %s on %s", ", ".join(sent), pending[0].ticket)
+                return Applied()
+            done.clear()
         if sent:  # one line per delivery, not one per action
             log.info("applied %s on %s", ", ".join(sent), pending[0].ticket)
-        return Applied()
+        return Applied(outcomes=tuple((action_id, DONE, None) for action_id in done))
 
     async def _kept(self, action: PendingAction, rest: list[PendingAction], exc: StatusNotChanged) -> None:
         """A move the tracker took and did not make: never silence. The decision needs
@@ -183,6 +195,8 @@ class Executor:
             log.warning("the note on %s could not be added: %s", action.ticket, failed)
 
     async def _record(self, ids: int | list[int], outcome: str, note: str | None) -> None:
+        if ids == []:
+            return
         await asyncio.to_thread(self.store.set_action_outcome, ids, outcome, note)
 
     async def _apply_one(self, action: PendingAction, *, look_first: bool) -> tuple[str, str | None]:

@@ -93,13 +93,14 @@ class Judge:
     def workflow_of(self, event: Event) -> Workflow | None:
         return self.workflows().for_ticket(event.project, event.issue_type, event.request_type)
 
-    async def judge(self, event: Event) -> tuple[Event, Decision]:
+    async def judge(self, event: Event, *, chain: Chain | None = None) -> tuple[Event, Decision]:
         """The decision on `event`, and the event as judged (completed, where it named its
         ticket by id alone; with the bridge's role, where the bridge made the change).
 
         Whether the bridge itself made the change matters for status changes on governed
         tickets, and for comments (the attention queue must not take the bridge's for the
         team's answer), by someone who is not a portal customer; its identity is learnt once.
+        `chain`: the customer's chain on the ticket, where it was read already (see `Worker`).
         """
         if event.kind is Kind.TIMER:
             return await self._judge_timer(event)
@@ -132,7 +133,7 @@ class Judge:
             if role is not Role.UNKNOWN:
                 event = replace(event, actor=replace(event.actor, role=role))
                 decision = decide(event, workflow)
-        return await self._until_decided(event, workflow, decision)
+        return await self._until_decided(event, workflow, decision, chain)
 
     async def _judge_timer(self, event: Event) -> tuple[Event, Decision]:
         """A timer's step, judged on the ticket as it is now: a ticket that has left the
@@ -200,14 +201,14 @@ class Judge:
         return await self.development.items(provider, ids)
 
     async def _until_decided(
-        self, event: Event, workflow: Workflow | None, decision: Decision
+        self, event: Event, workflow: Workflow | None, decision: Decision, chain: Chain | None = None
     ) -> tuple[Event, Decision]:
-        facts = _Facts()
+        facts = _Facts(chain=chain)
         for _ in range(MAX_ROUNDS):
             if decision.verdict is not Verdict.NEEDS:
                 return event, decision
             assert event.ticket is not None  # completed above, or the core would not ask more
-            if Need.CHAIN in decision.needs:
+            if Need.CHAIN in decision.needs and facts.chain is None:
                 origin, reached = await asyncio.to_thread(
                     self.store.customer_chain, event.tracker, event.ticket
                 )

@@ -23,12 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bridge.engine import COMMENT_WINDOW, Decision, Event, Kind, Role, Rule, Verdict, decide
+from bridge.engine import COMMENT_WINDOW, Chain, Decision, Event, Kind, Role, Rule, Verdict, decide
 from bridge.engine.replies import trimmed
 from bridge.executor import Applied, Executor, record_of
+from bridge.finishing import Finisher
 from bridge.judging import Development, Judge
 from bridge.jobs.deliveries import change_key, parse_job
-from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, JobRecords, Store
+from bridge.store import DEAD, DONE, RETRYING, Claimed, Finished, Held, JobRecords, Store
 from bridge.trackers.base import (
     MalformedDelivery,
     Tracker,
@@ -137,6 +138,8 @@ class Worker:
         self._inflight: set[asyncio.Task[Finished]] = set()
         self._room = asyncio.Event()  # set when fewer than _max_inflight tasks run
         self._tails: dict[str, asyncio.Task[Finished]] = {}  # the last task of each ticket
+        # deliveries handled apart end in groups, one transaction for those ending together
+        self._finisher = Finisher(lambda results: self.store.finish_many(results))
 
     # the first site's parts, as a worker of one site has them
     @property
@@ -225,27 +228,38 @@ class Worker:
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
             return 0
-        held = await asyncio.to_thread(self.store.held_tickets)
         settled: list[Finished] = []
-        batch: set[tuple[str, str]] = set()  # status changes judged in this batch
+        parsed: list[tuple[Claimed, Event]] = []
         for item in claimed:
             try:
-                event = parse_job(item.body, item.tracker) or self._parse(item)
+                parsed.append((item, parse_job(item.body, item.tracker) or self._parse(item)))
+            except MalformedDelivery as exc:
+                log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
+                settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
+            except Exception as exc:  # a bug must not stop the worker nor hold up the batch
+                log.exception("delivery %s failed", item.id)
+                settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
+        known, chained = self._first_of_their_ticket(parsed)
+        held, judged, chains = await asyncio.to_thread(
+            self._before_judging, list(known.values()), list(chained.values())
+        )
+        batch: set[tuple[str, str]] = set()  # status changes judged in this batch
+        for item, event in parsed:
+            mark = known.get(item.id)
+            judged_now = None if mark is None else {mark: judged.get(mark)}
+            chain = chains.get(chained[item.id]) if item.id in chained else None
+            try:
                 waiting = held.get((item.tracker, event.ticket))
                 if waiting is not None and waiting.delivery_id < item.id:
                     result = _behind(item, event.ticket, waiting.delivery_id, waiting.retry_at)
                 else:
-                    result = await self._settle(item, event, batch)
-            except MalformedDelivery as exc:
-                log.warning("delivery %s dead-lettered: malformed: %s", item.id, exc)
-                settled.append(Finished(item.id, DEAD, error=f"malformed delivery: {exc}"))
-                continue
+                    result = await self._settle(item, event, batch, judged_now)
             except Exception as exc:  # a bug must not stop the worker nor hold up the batch
                 log.exception("delivery %s failed", item.id)
                 settled.append(Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}"))
                 continue
             if result is None:
-                self._spawn(item, event)
+                self._spawn(item, event, judged_now, chain)
             else:
                 settled.append(result)
         await asyncio.to_thread(self.store.finish_many, settled)
@@ -253,8 +267,50 @@ class Worker:
             await self.drain()
         return len(claimed)
 
+    def _first_of_their_ticket(
+        self, parsed: list[tuple[Claimed, Event]]
+    ) -> tuple[dict[int, tuple[str, str]], dict[int, tuple[str, str]]]:
+        """For the deliveries whose ticket has no earlier delivery under way: the status
+        change each would mark, and the (site, ticket) of each customer's status change,
+        whose judging reads the customer's earlier moves. Both can be read for the whole
+        claim at once: nothing in this process records them before these are judged."""
+        busy = set(self._tails)
+        known: dict[int, tuple[str, str]] = {}
+        chained: dict[int, tuple[str, str]] = {}
+        for item, event in parsed:
+            tail = _tail_key(item, event)
+            if tail in busy:
+                continue
+            busy.add(tail)
+            if _marked(event):
+                known[item.id] = (item.tracker, change_key(event.ticket, event.change_id or ""))
+            customer = event.actor.role in (Role.CUSTOMER, Role.UNKNOWN)
+            if event.kind is Kind.STATUS_CHANGED and customer and event.ticket is not None:
+                chained[item.id] = (event.tracker, event.ticket)
+        return known, chained
+
+    def _before_judging(
+        self, marks: list[tuple[str, str]], chained: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], Held], dict[tuple[str, str], int], dict[tuple[str, str], Chain]]:
+        """The tickets held behind a delivery that waits, which of `marks` were judged
+        already and the customers' chains on the `chained` tickets: what a claim needs
+        before it is judged, in one hop to a thread."""
+        by_tracker: dict[str, list[str]] = {}
+        for tracker, ticket in chained:
+            by_tracker.setdefault(tracker, []).append(ticket)
+        chains = {
+            (tracker, ticket): Chain(*found)
+            for tracker, tickets in by_tracker.items()
+            for ticket, found in self.store.customer_chains(tracker, tickets).items()
+        }
+        return self.store.held_tickets(), self.jobs.judged_among(marks), chains
+
     async def _settle(
-        self, item: Claimed, event: Event, batch: set[tuple[str, str]]
+        self,
+        item: Claimed,
+        event: Event,
+        batch: set[tuple[str, str]],
+        judged: Mapping[tuple[str, str], int | None] | None = None,
     ) -> Finished | None:
         """The result of a delivery that needs no tracker call beyond the bridge's (cached)
         identity, or None when it must take the slow path."""
@@ -265,7 +321,7 @@ class Worker:
             return None
         if trimmed(event, site.workflows()):  # completed from the tracker before it is judged
             return None
-        before, mark = await self._judged_elsewhere(item, event, batch)
+        before, mark = await self._judged_elsewhere(item, event, batch, judged)
         if before is not None:
             return before
         try:
@@ -278,9 +334,15 @@ class Worker:
         record = record_of(event, decision, site.executor.dry_run)
         return Finished(item.id, DONE, record, attempts=attempts[0], change=mark)
 
-    def _spawn(self, item: Claimed, event: Event) -> None:
+    def _spawn(
+        self,
+        item: Claimed,
+        event: Event,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
+        chain: Chain | None = None,
+    ) -> None:
         ticket = _tail_key(item, event)
-        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event))
+        task = asyncio.create_task(self._handle_after(self._tails.get(ticket), item, event, judged, chain))
         self._tails[ticket] = task
         self._inflight.add(task)
 
@@ -294,7 +356,12 @@ class Worker:
         task.add_done_callback(done)
 
     async def _handle_after(
-        self, previous: asyncio.Task[Finished] | None, item: Claimed, event: Event
+        self,
+        previous: asyncio.Task[Finished] | None,
+        item: Claimed,
+        event: Event,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
+        chain: Chain | None = None,
     ) -> Finished:
         before = None
         if previous is not None:
@@ -306,27 +373,35 @@ class Worker:
             result = _behind(item, event.ticket, before.delivery_id, before.retry_at)
         else:
             async with self._slots:
-                result = await self.handle(item, event)
+                result = await self.handle(item, event, judged, chain)
         try:
-            await asyncio.to_thread(self.store.finish_many, [result])
+            await self._finisher.finish(result)
         except Exception:  # the claim lapses and the delivery is taken up again
             log.exception("could not record the end of delivery %s", item.id)
         return result
 
     # -- one delivery --------------------------------------------------------------------------
-    async def handle(self, item: Claimed, event: Event) -> Finished:
+    async def handle(
+        self,
+        item: Claimed,
+        event: Event,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
+        chain: Chain | None = None,
+    ) -> Finished:
         """Judge and act on one delivery (or finish what an earlier attempt began); the
-        result counts the calls it made to the tracker."""
+        result counts the calls it made to the tracker. `judged` (whether its status change
+        was judged already) and `chain` (the customer's earlier moves on its ticket): where
+        they were read with its claim."""
         with counting_attempts() as attempts:
             try:
-                before, mark = await self._judged_elsewhere(item, event)
+                before, mark = await self._judged_elsewhere(item, event, judged=judged)
             except Exception:  # not knowing must not stop the judging
                 log.exception("delivery %s: could not look whether its change was judged", item.id)
                 before, mark = None, None
-            result = before or await self._handle(item, event)
+            result = before or await self._handle(item, event, chain)
         return replace(result, attempts=attempts[0], change=mark if result.state == DONE else None)
 
-    async def _handle(self, item: Claimed, event: Event) -> Finished:
+    async def _handle(self, item: Claimed, event: Event, chain: Chain | None = None) -> Finished:
         key = f"{item.tracker}:{item.delivery_key}"
         site = self.site(item.tracker)
         try:
@@ -335,7 +410,7 @@ class Worker:
                 if resumed is not None:  # decided before: finish what that decision began
                     applied = await site.executor.apply(resumed, resumed=True)
                     return self._ended(item, event, applied)
-            event, decision = await site.judging.judge(event)
+            event, decision = await site.judging.judge(event, chain=chain)
             if decision.verdict is Verdict.WAITING:
                 return _waiting(item, event, decision)
             if not decision.actions:
@@ -356,14 +431,18 @@ class Worker:
             return Finished(item.id, DEAD, error=f"internal error: {type(exc).__name__}: {exc}")
 
     async def _judged_elsewhere(
-        self, item: Claimed, event: Event, batch: set[tuple[str, str]] | None = None
+        self,
+        item: Claimed,
+        event: Event,
+        batch: set[tuple[str, str]] | None = None,
+        judged: Mapping[tuple[str, str], int | None] | None = None,
     ) -> tuple[Finished | None, tuple[str, str] | None]:
         """A change that another delivery brought first (a webhook and reconcile both found
         it; Jira sent it twice) is recorded, not judged again: (that record, None). Otherwise
         (None, the mark this delivery records as it ends). Status changes and added
         attachments are marked: judging either again would act twice. The bridge's own changes need no mark: reconcile
         passes them by."""
-        if event.change_id is None or (event.kind is not Kind.STATUS_CHANGED and not event.attached):
+        if not _marked(event):
             return None, None
         site = self.site(item.tracker)
         if event.actor.role is not Role.CUSTOMER and await site.tracker.own_change(event.actor):
@@ -371,7 +450,10 @@ class Worker:
         mark = (item.tracker, change_key(event.ticket, event.change_id))
         owner = None if batch is None or mark not in batch else -1
         if owner is None:
-            owner = await asyncio.to_thread(self.jobs.judged_by, *mark)
+            if judged is not None and mark in judged:
+                owner = judged[mark]
+            else:
+                owner = await asyncio.to_thread(self.jobs.judged_by, *mark)
         if owner is None or owner == item.id:
             if batch is not None:
                 batch.add(mark)
@@ -383,7 +465,7 @@ class Worker:
 
     def _ended(self, item: Claimed, event: Event, applied: Applied) -> Finished:
         if applied.error is None:
-            return Finished(item.id, DONE, outcome=applied.last)
+            return Finished(item.id, DONE, outcomes=applied.outcomes)
         if applied.retryable:
             return self._retry_later(item, event, applied.error)
         return Finished(item.id, DEAD, error=applied.error)
@@ -401,6 +483,11 @@ class Worker:
             )
         log.warning("delivery %s waits for the tracker until %s: %s", item.id, f"{at:%H:%M:%S}", error)
         return Finished(item.id, RETRYING, None, error, at, event.ticket, since)
+
+
+def _marked(event: Event) -> bool:
+    """Whether judging the event marks its change judged (see `Worker._judged_elsewhere`)."""
+    return event.change_id is not None and (event.kind is Kind.STATUS_CHANGED or bool(event.attached))
 
 
 def _tail_key(item: Claimed, event: Event) -> str:

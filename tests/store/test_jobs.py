@@ -43,6 +43,9 @@ async def test_a_change_is_marked_judged_as_its_delivery_ends(stores):
     assert jobs.judged_by("jira", "SRV-1/40017") == first.id
     assert jobs.judged_by("other-site", "SRV-1/40017") is None
     assert jobs.judged("jira", ["SRV-1/40017", "SRV-2/40018"]) == {"SRV-1/40017"}
+    asked = [("jira", "SRV-1/40017"), ("jira", "SRV-2/40018"), ("other-site", "SRV-1/40017")]
+    assert jobs.judged_among(asked) == {("jira", "SRV-1/40017"): first.id}
+    assert jobs.judged_among([]) == {}
 
 
 def test_a_cursor_is_kept_per_job_and_tracker(stores):

@@ -144,6 +144,23 @@ async def test_actions_recorded_before_applied_and_resumable(store):
     assert decision["actions"][1]["error"] == "503"
 
 
+async def test_decisions_recorded_together_each_get_their_actions_and_one_refused_fails_alone(store):
+    await put_all(store, [incoming("g1"), incoming("g2"), incoming("g3")])
+    first, second, third = store.claim(3)
+    taken = ("jira:g1:0:transition", "transition", "SRV-1", {"transition_id": "31"})
+    answers = store.record_decisions([
+        (first.id, RECORD, [taken, ("jira:g1:1:comment", "comment", "SRV-1", {"body": "b", "public": True})]),
+        (second.id, RECORD, [taken]),  # its key is the first's: the database refuses it
+        (third.id, RECORD, [("jira:g3:0:transition", "transition", "SRV-1", {"transition_id": "31"})]),
+    ])
+    assert [a.key for a in answers[0]] == ["jira:g1:0:transition", "jira:g1:1:comment"]
+    assert isinstance(answers[1], Exception)
+    assert [a.key for a in answers[2]] == ["jira:g3:0:transition"]
+    assert [a.kind for a in store.unfinished_actions(first.id)] == ["transition", "comment"]
+    assert store.unfinished_actions(second.id) is None  # nothing of it was kept
+    assert [a.id for a in store.unfinished_actions(third.id)] == [answers[2][0].id]
+
+
 async def test_retrying_deliveries_wait_until_due_and_hold_their_ticket(store):
     await put_all(store, [incoming("r1"), incoming("r2"), incoming("r3")])
     first, second, third = store.claim(3)
@@ -217,8 +234,14 @@ async def test_customer_chain_is_the_latest_status_change_when_a_customer_left_i
     record(2, verdict="stale", rule="stale", actor_role="customer", from_status="Hotovo",
            to_status="Schváleno", chain_from="Na klientovi")
     assert store.customer_chain("jira", "SRV-9") == ("Na klientovi", "Schváleno")
+    # read for a whole claim at once, each ticket's as it is read alone
+    assert store.customer_chains("jira", ["SRV-9", "SRV-10"]) == {
+        "SRV-9": ("Na klientovi", "Schváleno"), "SRV-10": (None, None)
+    }
+    assert store.customer_chains("other-site", ["SRV-9"]) == {"SRV-9": (None, None)}
     record(3, verdict="ignored", rule="own-change", actor_role="bridge", from_status="Schváleno", to_status="Na klientovi")
     assert store.customer_chain("jira", "SRV-9") == (None, None)
+    assert store.customer_chains("jira", ["SRV-9"]) == {"SRV-9": (None, None)}
 
 
 async def put_each(store: Store, items: list[Incoming]) -> list[BaseException | None]:

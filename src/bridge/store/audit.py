@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bridge.store.db import begin_write
 from bridge.store.tables import actions, decisions
@@ -94,6 +96,72 @@ _LATEST_STATUS_DECISION = (
 )
 
 
+# (delivery id, the decision, its planned actions), as `record_decision` takes them
+Decided = tuple[int | None, DecisionRecord, list[tuple[str, str, str, dict[str, Any]]]]
+# The database itself is failing (unreachable, locked): no one decision is to blame.
+DATABASE_FAILING = (OperationalError, InterfaceError)
+
+
+def _record(
+    conn: Connection,
+    at: datetime,
+    delivery_id: int | None,
+    record: DecisionRecord,
+    planned: list[tuple[str, str, str, dict[str, Any]]],
+) -> list[PendingAction]:
+    outcome = ActionOutcome.DRY_RUN if record.dry_run else ActionOutcome.PENDING
+    decision_id = conn.execute(
+        _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": at, **decision_row(record)}
+    ).scalar_one()
+    ids = conn.execute(
+        _INSERT_ACTIONS,
+        [
+            {
+                "decision_id": decision_id,
+                "idempotency_key": key,
+                "kind": kind,
+                "ticket": ticket,
+                "payload": payload,
+                "outcome": outcome,
+                "updated_at": at,
+            }
+            for key, kind, ticket, payload in planned
+        ],
+    ).scalars().all() if planned else []
+    if record.dry_run:
+        return []
+    return [
+        PendingAction(action_id, key, kind, ticket, payload)
+        for action_id, (key, kind, ticket, payload) in zip(ids, planned, strict=True)
+    ]
+
+# the latest status change of each of several tickets
+_LATEST_STATUS_DECISIONS = select(
+    decisions.c.ticket,
+    decisions.c.verdict,
+    decisions.c.actor_role,
+    decisions.c.from_status,
+    decisions.c.to_status,
+    decisions.c.chain_from,
+).where(
+    decisions.c.id.in_(
+        select(func.max(decisions.c.id))
+        .where(
+            decisions.c.tracker == bindparam("tracker"),
+            decisions.c.ticket.in_(bindparam("tickets", expanding=True)),
+            decisions.c.to_status.is_not(None),
+        )
+        .group_by(decisions.c.ticket)
+    )
+)
+
+
+def _chain_of(row: Any) -> tuple[str | None, str | None]:
+    if row is None or row.verdict != "stale" or row.actor_role != "customer":
+        return None, None
+    return row.chain_from or row.from_status, row.to_status
+
+
 class Audit:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -109,42 +177,48 @@ class Audit:
         `planned` holds (idempotency key, kind, ticket, payload); actions of a dry run are
         stored as `dry_run` and never sent.
         """
-        at = now()
-        outcome = ActionOutcome.DRY_RUN if record.dry_run else ActionOutcome.PENDING
         with begin_write(self.engine) as conn:
-            decision_id = conn.execute(
-                _INSERT_DECISION, {"delivery_id": delivery_id, "created_at": at, **decision_row(record)}
-            ).scalar_one()
-            ids = conn.execute(
-                _INSERT_ACTIONS,
-                [
-                    {
-                        "decision_id": decision_id,
-                        "idempotency_key": key,
-                        "kind": kind,
-                        "ticket": ticket,
-                        "payload": payload,
-                        "outcome": outcome,
-                        "updated_at": at,
-                    }
-                    for key, kind, ticket, payload in planned
-                ],
-            ).scalars().all() if planned else []
-        if record.dry_run:
-            return []
-        return [
-            PendingAction(action_id, key, kind, ticket, payload)
-            for action_id, (key, kind, ticket, payload) in zip(ids, planned, strict=True)
-        ]
+            return _record(conn, now(), delivery_id, record, planned)
+
+    def record_decisions(self, decided: list[Decided]) -> list[list[PendingAction] | Exception]:
+        """Record several decisions with their actions (see `record_decision`) in one
+        transaction. One the database refuses must not fail the others: each is then
+        recorded alone, and answered with its own error. Raises only when the database
+        itself fails."""
+        try:
+            with begin_write(self.engine) as conn:
+                at = now()
+                return [_record(conn, at, *entry) for entry in decided]
+        except DATABASE_FAILING:
+            raise
+        except Exception:
+            if len(decided) == 1:
+                raise
+        answers: list[list[PendingAction] | Exception] = []
+        for entry in decided:
+            try:
+                answers.append(self.record_decision(*entry))
+            except DATABASE_FAILING:
+                raise
+            except Exception as exc:
+                answers.append(exc)
+        return answers
 
     def customer_chain(self, tracker: str, ticket: str) -> tuple[str | None, str | None]:
         """(origin, reached) of the customer's moves on this ticket that were let stand as
         stale, when the ticket's latest status change is one of them; else (None, None)."""
         with self.engine.connect() as conn:
             row = conn.execute(_LATEST_STATUS_DECISION, {"tracker": tracker, "ticket": ticket}).first()
-        if row is None or row.verdict != "stale" or row.actor_role != "customer":
-            return None, None
-        return row.chain_from or row.from_status, row.to_status
+        return _chain_of(row)
+
+    def customer_chains(self, tracker: str, tickets: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """`customer_chain` of each of `tickets`, in one query."""
+        if not tickets:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_LATEST_STATUS_DECISIONS, {"tracker": tracker, "tickets": tickets}).all()
+        found = {row.ticket: _chain_of(row) for row in rows}
+        return {ticket: found.get(ticket, (None, None)) for ticket in tickets}
 
     def unfinished_actions(self, delivery_id: int) -> list[PendingAction] | None:
         """Actions of an earlier attempt at this delivery not yet applied; None when the

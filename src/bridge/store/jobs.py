@@ -26,6 +26,10 @@ from bridge.store.values import aware
 _JUDGED_BY = select(status_changes.c.delivery_id).where(
     status_changes.c.tracker == bindparam("tracker"), status_changes.c.change_id == bindparam("change")
 )
+_JUDGED_AMONG = select(status_changes.c.change_id, status_changes.c.delivery_id).where(
+    status_changes.c.tracker == bindparam("tracker"),
+    status_changes.c.change_id.in_(bindparam("changes", expanding=True)),
+)
 
 
 class JobRecords:
@@ -55,6 +59,21 @@ class JobRecords:
         """The delivery that judged status change `change` (ticket/id), if one did."""
         with self.engine.connect() as conn:
             return conn.execute(_JUDGED_BY, {"tracker": tracker, "change": change}).scalar_one_or_none()
+
+    def judged_among(self, marks: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Of the status changes `marks` ((tracker, ticket/id) each), those judged already,
+        with the delivery that judged each: one query a tracker, for a whole claim."""
+        by_tracker: dict[str, list[str]] = {}
+        for tracker, change in marks:
+            by_tracker.setdefault(tracker, []).append(change)
+        found: dict[tuple[str, str], int] = {}
+        if not by_tracker:
+            return found
+        with self.engine.connect() as conn:
+            for tracker, changes in by_tracker.items():
+                for change, owner in conn.execute(_JUDGED_AMONG, {"tracker": tracker, "changes": changes}):
+                    found[(tracker, change)] = owner
+        return found
 
     def judged(self, tracker: str, change_ids: Iterable[str]) -> set[str]:
         ids = list(change_ids)

@@ -23,8 +23,10 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
+from aiohttp import ClientTimeout
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from bridge.trackers.aiohttp_direct import DirectAiohttpTransport
 from bridge.trackers.base import TrackerRejected, TrackerUnauthorized, TrackerUnavailable
 
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -46,7 +48,8 @@ class RestClient:
 
     Requests are built here and handed straight to the transport. A tracker's API needs no
     cookies, redirects or per-call auth flow, and leaving out `httpx.AsyncClient`'s handling
-    of them halves the CPU a call costs (bench/README.md, "What the figures taught"). The
+    of them halves the CPU a call costs (bench/README.md, "What the figures taught"). On the
+    network path (`DirectAiohttpTransport`) not even an `httpx.Request` is built. The
     credentials live in the headers only, never in a URL, so no error text can carry them.
     A value put into a path goes through `segment`.
     """
@@ -81,6 +84,9 @@ class RestClient:
         self._extensions = {
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         }
+        # the network path takes calls as they are (see `aiohttp_direct`); fakes take requests
+        self._direct = self.transport if isinstance(self.transport, DirectAiohttpTransport) else None
+        self._direct_timeout = ClientTimeout(sock_connect=timeout, sock_read=timeout, connect=timeout)
 
     async def request(
         self,
@@ -97,6 +103,14 @@ class RestClient:
         url = self.base_url + path
         if params:
             url += "?" + urlencode(params)
+        if self._direct is not None:
+            if json is None:
+                headers, content = self._headers, None
+            else:
+                headers, content = self._json_headers, orjson.dumps(json)
+                if content_type is not None:
+                    headers = {**self._headers, "Content-Type": content_type}
+            return await self._direct.send_direct(method, url, headers, content, self._direct_timeout)
         if json is None:
             request = httpx.Request(method, url, headers=self._headers, extensions=self._extensions)
         else:

@@ -13,10 +13,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from bridge import __version__
 from bridge.engine import Event
+from bridge.trackers.aiohttp_direct import DirectAiohttpTransport
 from bridge.trackers.base import Tracker
 from bridge.trackers.http import RestClient, RetryPolicy
 from bridge.web.hooks import Hook
@@ -63,7 +63,7 @@ def site_client(
     on which a tracker call costs about half the CPU of httpcore's."""
     if transport is None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        transport = AiohttpTransport(limits=limits)
+        transport = DirectAiohttpTransport(limits=limits)
     return RestClient(
         url,
         transport=transport,
