@@ -73,6 +73,8 @@ class Bridge:
             "BRIDGE_WORKFLOWS_RELOAD_SECONDS": "0.2",
             **env,
         }
+        if self.env.get("PYTHONPATH"):  # the service runs in `tmp`: the same code as the tests, not another copy
+            self.env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in self.env["PYTHONPATH"].split(os.pathsep))
         if jira:
             self.env |= {"BRIDGE_JIRA_URL": jira, "BRIDGE_JIRA_USER": "bridge@example.com", "BRIDGE_JIRA_TOKEN": "api-token"}
         self.log = tmp / f"bridge-{self.port}.log"
