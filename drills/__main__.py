@@ -28,7 +28,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def plan() -> list[tuple[str, str, Callable[[str, str], Row]]]:
     """(name, database, drill): the order the table shows them in."""
-    from drills import access, crash, hostile, outage
+    from drills import access, crash, database, hostile, outage
 
     return [
         ("crash", "sqlite", crash.crash),
@@ -36,6 +36,9 @@ def plan() -> list[tuple[str, str, Callable[[str, str], Row]]]:
         ("outage", "sqlite", outage.outage),
         ("access", "sqlite", access.access),
         ("hostile", "sqlite", hostile.hostile),
+        ("database", "sqlite", database.held_lock),
+        ("database", "sqlite", database.full_disk),
+        ("database", "postgresql", database.postgres_restart),
     ]
 
 

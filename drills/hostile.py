@@ -97,12 +97,15 @@ def fuzz_webhook(url: str, examples: int) -> tuple[int, list[str]]:
             headers["X-Hub-Signature"] = sign(body, SECRET if signing == "right" else SECRET + "x").encode()
         if delivery_id is not None:
             headers["X-Atlassian-Webhook-Identifier"] = delivery_id.encode("latin-1")
-        sent.append(1)
         try:
             status = httpx.post(f"{url}/webhooks/jira", content=body, headers=headers, timeout=30).status_code
+        except httpx.LocalProtocolError:  # a header our own client will not send: not a test of the service
+            return
         except httpx.HTTPError as exc:
+            sent.append(1)
             bad.append(f"{type(exc).__name__} for {body[:80]!r}")
             return
+        sent.append(1)
         if status >= 500:
             bad.append(f"{status} for {body[:80]!r} {headers}")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ class Sender:
     refused: dict[str, int] = field(default_factory=dict)  # id → a 4xx that is not worth resending
     posts: int = 0
     resends: int = 0
+    answers: Counter = field(default_factory=Counter)  # status (None: no answer) → how many
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _local: threading.local = field(default_factory=threading.local)
 
@@ -54,6 +56,8 @@ class Sender:
                 status = self._client().post(f"{self.bridge.url}/webhooks/jira", content=body, headers=headers).status_code
             except httpx.HTTPError:
                 status = None
+            with self._lock:
+                self.answers[status] += 1
             if status == 200:
                 with self._lock:
                     self.acknowledged.add(delivery_id)
@@ -67,4 +71,17 @@ class Sender:
     def send_all(self, deliveries: Iterable[tuple[str, dict]], threads: int = 8) -> None:
         with ThreadPoolExecutor(threads) as pool:
             for _ in pool.map(lambda d: self.send(*d), deliveries):
+                pass
+
+    def send_paced(self, deliveries: Sequence[tuple[str, dict]], seconds: float, threads: int = 16) -> None:
+        """Each delivery sent first at its own moment, evenly over `seconds`."""
+        began = time.monotonic()
+        step = seconds / max(len(deliveries), 1)
+
+        def at_its_time(index: int) -> None:
+            time.sleep(max(0.0, began + index * step - time.monotonic()))
+            self.send(*deliveries[index])
+
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(at_its_time, range(len(deliveries))):
                 pass

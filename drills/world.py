@@ -34,7 +34,7 @@ def served(folder: Path, database: str, *, tracker: bool = True, **env: str) -> 
         if standin is not None:
             standin.reset()
         with database_url(database, folder) as url:
-            bridge = Bridge(folder, standin.url if standin else None, BRIDGE_DATABASE_URL=url, **env)
+            bridge = Bridge(folder, standin.url if standin else None, **{"BRIDGE_DATABASE_URL": url, **env})
             try:
                 yield bridge, standin, url
             finally:

@@ -8,6 +8,6 @@ from drills.hostile import hostile
 
 def test_hostile_short():
     row = hostile("short")
-    assert row.failures == [], row.figures
+    assert row.failures == [], (row.failures, row.figures)
     assert row.figures["schemathesis cases"] > 50, row.figures
     assert row.figures["webhook deliveries"] >= 30, row.figures  # hypothesis may stop short of 60
