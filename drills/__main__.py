@@ -28,12 +28,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def plan() -> list[tuple[str, str, Callable[[str, str], Row]]]:
     """(name, database, drill): the order the table shows them in."""
-    from drills import access, crash, database, hostile, outage
+    from drills import access, crash, database, hostile, outage, slow_tracker
 
     return [
         ("crash", "sqlite", crash.crash),
         ("crash", "postgresql", crash.crash),
         ("outage", "sqlite", outage.outage),
+        ("slow", "sqlite", slow_tracker.slow_tracker),
         ("access", "sqlite", access.access),
         ("hostile", "sqlite", hostile.hostile),
         ("database", "sqlite", database.held_lock),
