@@ -28,7 +28,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def plan() -> list[tuple[str, str, Callable[[str, str], Row]]]:
     """(name, database, drill): the order the table shows them in."""
-    from drills import access, crash, database, hostile, outage, slow_tracker, workflow_files
+    from drills import access, clients, crash, database, hostile, outage, slow_tracker, workflow_files
 
     return [
         ("crash", "sqlite", crash.crash),
@@ -38,6 +38,7 @@ def plan() -> list[tuple[str, str, Callable[[str, str], Row]]]:
         ("access", "sqlite", access.access),
         ("hostile", "sqlite", hostile.hostile),
         ("workflows", "sqlite", workflow_files.workflow_files),
+        ("clients", "sqlite", clients.slow_clients),
         ("database", "sqlite", database.held_lock),
         ("database", "sqlite", database.full_disk),
         ("database", "postgresql", database.postgres_restart),
