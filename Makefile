@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test bench check clean
+.PHONY: run test bench drills check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	scripts/ensure-wrk
 	$(BIN)/python -m bench
+
+## The fault drills, long versions (about 10 minutes); the table goes to drills/results/latest.md.
+drills: $(STAMP)
+	scripts/ensure-postgres
+	$(BIN)/python -m drills
 
 ## Validate the shipped workflows.
 check: $(STAMP)

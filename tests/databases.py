@@ -35,7 +35,7 @@ def postgres_schema() -> Iterator[str]:
     """A URL whose connections work in a fresh schema, dropped afterwards."""
     postgres_or_skip()
     schema = f"bridge_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL)
+    admin = create_engine(POSTGRES_ADMIN_URL, pool_pre_ping=True)  # the server may restart meanwhile (drills)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in POSTGRES_ADMIN_URL else "?"

@@ -140,6 +140,7 @@ class Worker:
         self._tails: dict[str, asyncio.Task[Finished]] = {}  # the last task of each ticket
         # deliveries handled apart end in groups, one transaction for those ending together
         self._finisher = Finisher(lambda results: self.store.finish_many(results))
+        self._unrecorded: set[int] = set()  # claims whose end could not be recorded
 
     # the first site's parts, as a worker of one site has them
     @property
@@ -225,9 +226,20 @@ class Worker:
         so a slow tracker call never holds up the rest of the inbox. A delivery that cannot
         be parsed or settled is dead-lettered alone, with the reason; the batch goes on.
         """
+        if self._unrecorded:  # claims whose end the database did not take: now it answers again
+            await asyncio.to_thread(self.store.release_claims, sorted(self._unrecorded))
+            self._unrecorded.clear()
         claimed = await asyncio.to_thread(self.store.claim, self.batch_size)
         if not claimed:
             return 0
+        spawned: set[int] = set()
+        try:
+            return await self._run_claimed(claimed, spawned, wait)
+        except Exception:
+            self._unrecorded.update(item.id for item in claimed if item.id not in spawned)
+            raise
+
+    async def _run_claimed(self, claimed: list[Claimed], spawned: set[int], wait: bool) -> int:
         settled: list[Finished] = []
         parsed: list[tuple[Claimed, Event]] = []
         for item in claimed:
@@ -260,6 +272,7 @@ class Worker:
                 continue
             if result is None:
                 self._spawn(item, event, judged_now, chain)
+                spawned.add(item.id)
             else:
                 settled.append(result)
         await asyncio.to_thread(self.store.finish_many, settled)
@@ -376,8 +389,9 @@ class Worker:
                 result = await self.handle(item, event, judged, chain)
         try:
             await self._finisher.finish(result)
-        except Exception:  # the claim lapses and the delivery is taken up again
+        except Exception:  # given back once the database answers again (else its lease lapses)
             log.exception("could not record the end of delivery %s", item.id)
+            self._unrecorded.add(item.id)
         return result
 
     # -- one delivery --------------------------------------------------------------------------

@@ -1,24 +1,19 @@
-"""Slow and oversized clients against the real service: a crowd that sends its requests a
+"""Slow and oversized clients against the real service (the crowd is the drill in
+drills/clients.py, short): a crowd that sends its requests a
 byte at a time must neither hold up Jira's deliveries nor keep its connections, and a
 request head too large to be honest is refused before it is buffered whole."""
 
 from __future__ import annotations
 
 import contextlib
-import selectors
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_fixture
+from drills.clients import READ_TIMEOUT, answer, connect, slow_clients
 from tests.e2e.conftest import Bridge
-
-READ_TIMEOUT = 2.0
-CROWD = 200
 
 
 def impatient(folder: Path) -> Bridge:
@@ -33,89 +28,10 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     b.stop()
 
 
-def connect(bridge: Bridge) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", bridge.port), timeout=10)
-
-
-def answers(socks: list[socket.socket], within: float) -> list[bytes | None]:
-    """What the service sent on each connection before it closed it (b"" when it sent
-    nothing), or None for a connection still open after `within` seconds."""
-    received: dict[socket.socket, bytes] = {sock: b"" for sock in socks}
-    open_ = set(socks)
-    deadline = time.monotonic() + within
-    with selectors.DefaultSelector() as selector:
-        for sock in socks:
-            selector.register(sock, selectors.EVENT_READ)
-        while open_ and (left := deadline - time.monotonic()) > 0:
-            for key, _ in selector.select(left):
-                sock = key.fileobj
-                try:
-                    chunk = sock.recv(65536)
-                except ConnectionError:
-                    chunk = b""
-                received[sock] += chunk
-                if not chunk:
-                    selector.unregister(sock)
-                    open_.discard(sock)
-    return [None if sock in open_ else received[sock] for sock in socks]
-
-
-def answer(sock: socket.socket, within: float) -> bytes | None:
-    return answers([sock], within)[0]
-
-
-class Trickle:
-    """Each socket sends one byte now and then, so no idle timeout ever sees it idle."""
-
-    def __init__(self, socks: list[socket.socket]) -> None:
-        self.socks = socks
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stopped.wait(0.3):
-            for sock in self.socks:
-                with contextlib.suppress(OSError):
-                    sock.send(b"a")
-
-    def __enter__(self) -> Trickle:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stopped.set()
-        self.thread.join()
-
-
-def test_a_crowd_of_trickling_clients_holds_up_nothing_and_is_cut_off(tmp_path: Path):
-    bridge = impatient(tmp_path).start()
-    crowd: list[socket.socket] = []
-    try:
-        crowd += [connect(bridge) for _ in range(CROWD)]
-        crowd_drill(bridge, crowd)
-    finally:
-        for sock in crowd:
-            sock.close()
-        bridge.stop()
-
-
-def crowd_drill(bridge: Bridge, crowd: list[socket.socket]) -> None:
-    body_head = b"POST /webhooks/jira HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
-    for i, sock in enumerate(crowd):  # half trickle their bodies, half their headers
-        sock.sendall(body_head if i % 2 else b"POST /webhooks/jira HTTP/1.1\r\nHost: bridge\r\nX-Slow: ")
-    opened = time.monotonic()
-    with Trickle(crowd):
-        started = time.monotonic()
-        delivered = bridge.post(load_fixture("customer_forbidden_transition.json"), "d-meanwhile")
-        assert delivered.status_code == 200 and time.monotonic() - started < 1.0
-        got = answers(crowd, within=READ_TIMEOUT + 3)
-    cut_off_after = time.monotonic() - opened
-
-    assert None not in got and cut_off_after < READ_TIMEOUT + 3
-    assert all(a == b"" or a.startswith(b"HTTP/1.1 408 ") for a in got)
-    assert sum(a.startswith(b"HTTP/1.1 408 ") for a in got) > CROWD * 0.9
-    (only,) = bridge.api("/api/deliveries")
-    assert only["delivery_key"] == "d-meanwhile"  # nothing half-sent was stored
+def test_a_crowd_of_trickling_clients_holds_up_nothing_and_is_cut_off():
+    row = slow_clients("short")
+    assert row.failures == [], (row.failures, row.figures)
+    assert row.figures["cut off with 408"] > 90 and row.figures["refused with 431"] == 8
 
 
 def test_a_quick_client_keeps_its_connection_however_long_it_stays(bridge: Bridge):

@@ -187,6 +187,18 @@ class Deliveries:
                 .values(state=DeliveryState.PENDING)
             ).rowcount
 
+    def release_claims(self, ids: list[int]) -> int:
+        """Give back claims of this process it could not record the end of (the database
+        failed meanwhile): taken up again now rather than once their lease runs out."""
+        if not ids:
+            return 0
+        with begin_write(self.engine) as conn:
+            return conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.state == DeliveryState.PROCESSING)
+                .values(state=DeliveryState.PENDING)
+            ).rowcount
+
     def finish_many(self, results: list[Finished]) -> None:
         """Close deliveries (or set them to wait) with their decisions, in one transaction.
 
