@@ -47,7 +47,7 @@ def crash(size: str = "short", database: str = "sqlite", seed: int | None = None
     sent, forbidden = deliveries(total, rng)
     unique = {d for d, _ in sent}
     row = Row("crash", database)
-    with workdir("crash") as folder, served(folder, database, BRIDGE_LOG_LEVEL="WARNING") as (bridge, jira, url):
+    with workdir("crash") as folder, served(folder, database, BRIDGE_LOG_LEVEL="WARNING", BRIDGE_CLAIM_LEASE_SECONDS="20") as (bridge, jira, url):
         assert jira is not None
         jira.control("POST", "/issues", [{"key": k, "status": "Hotovo", "project": "SRV"} for k in forbidden])
         bridge.start()

@@ -176,6 +176,7 @@ def create_app(
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     store = Store(engine)
+    store.lease = timedelta(seconds=settings.claim_lease_seconds)
     registry = WorkflowRegistry(settings.workflows_dir, load=workflow_loader(configured))
     configs: tuple[SiteConfig | None, ...] = configured or (None,)
     connected = [(config, *_connect(config, settings, transport)) for config in configs]

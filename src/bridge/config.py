@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     tracker_retry_interval_max_seconds: float = Field(
         60.0, gt=0, description="Longest wait between retries of a delivery."
     )
+    claim_lease_seconds: float = Field(
+        300.0,
+        ge=1,
+        description="How long a delivery stays claimed by a process; one that died holding it "
+        "has it taken up by another once this runs out (a restarted SQLite service takes its own "
+        "up at once).",
+    )
     group_cache_seconds: float = Field(
         300.0, ge=0, description="How long Data Center groups and Redmine memberships are remembered."
     )

@@ -308,3 +308,16 @@ async def test_decisions_with_actions_and_action_errors_are_stored_without_nul(s
     store.set_action_outcome(action.id, "failed", "Jira said: \x00nope")
     (decision,) = store.list_decisions("SRV-1")
     assert decision["actor"] == "Jana" and decision["actions"][0]["error"] == "Jira said: nope"
+
+
+async def test_a_claim_held_past_its_lease_is_taken_up_by_another_process(store):
+    """A process that died holding a claim (PostgreSQL: nobody releases it) gives it up once
+    the lease runs out; before that nobody else takes it."""
+    await put_all(store, [incoming("d-held")])
+    (held,) = store.claim(10)
+    other = Store(store.engine)
+    other.lease = timedelta(seconds=0.5)
+    assert other.claim(10) == []
+    await asyncio.sleep(0.6)
+    (again,) = other.claim(10)
+    assert again.id == held.id and again.claims == 2

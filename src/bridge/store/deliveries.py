@@ -154,6 +154,10 @@ _FINISH = (
 
 
 class Deliveries:
+    # how long a claim holds: a delivery claimed by a process that died is taken up by
+    # another once it runs out (the service sets BRIDGE_CLAIM_LEASE_SECONDS)
+    lease: timedelta = LEASE
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -161,7 +165,7 @@ class Deliveries:
         at = now()
         # one statement, so two claimers can never take the same row (SQLite included)
         with begin_write(self.engine) as conn:
-            rows = conn.execute(_CLAIM, {"at": at, "lapsed": at - LEASE, "limit": limit}).all()
+            rows = conn.execute(_CLAIM, {"at": at, "lapsed": at - self.lease, "limit": limit}).all()
         rows = sorted(rows, key=lambda r: r.id)
         return [
             Claimed(
