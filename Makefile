@@ -21,7 +21,7 @@ run: $(STAMP)
 ## Run the whole suite (starts the machine's PostgreSQL if it is installed but stopped).
 test: $(STAMP)
 	scripts/ensure-postgres
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 ## Throughput and latency figures (installs wrk from Debian if missing).
 bench: $(STAMP)
