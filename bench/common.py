@@ -386,6 +386,20 @@ def start_standin(tmp: Path, timeout: float) -> tuple[Child, str]:
     return standin, line.split()[-1]
 
 
+def start_jira_bridge(
+    tmp: Path, jira: str, *, log_level: str, bridge_env: dict[str, str] | None = None
+) -> tuple[Child, Path, str]:
+    """`bridge serve` in `tmp/bridge` acting on the Jira stand-in at `jira`: the process,
+    its SQLite file and its webhook URL."""
+    (tmp / "bridge").mkdir()
+    port = free_port()
+    bridge = start_bridge(tmp / "bridge", port=port, log_level=log_level,
+                          BRIDGE_JIRA_URL=jira, BRIDGE_JIRA_USER=JIRA_USER,
+                          BRIDGE_JIRA_TOKEN=JIRA_TOKEN, BRIDGE_JIRA_DEPLOYMENT="cloud",
+                          **(bridge_env or {}))
+    return bridge, tmp / "bridge" / "bridge.db", f"http://{HOST}:{port}/webhooks/jira"
+
+
 # `bridge ARGS` in a process that reports its own peak RSS as it ends: VmHWM, which starts
 # afresh with the process (getrusage's maxrss is carried over from the parent on exec)
 MEASURED_CLI = """

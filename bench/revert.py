@@ -30,8 +30,8 @@ from bench.common import (
     add_run_options,
     run_part,
     finish_run,
-    HOST, JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, Child, CpuWatch, free_port,
-    log, our_pids, percentile, read_line, start_bridge, wait_until,
+    JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, CpuWatch,
+    log, our_pids, percentile, start_jira_bridge, start_standin, wait_until,
 )
 
 TARGET_P99_MS = 250.0
@@ -168,22 +168,8 @@ def run(*, rate: float = 200, seconds: float = 20, settle: float = 30, log_level
     }
     ok = False
     try:
-        standin = Child("jira stand-in",
-                        [PYTHON, "-m", "tests.standin",
-                         "--host", HOST, "--port", "0", "--state-file", str(tmp / "seed.json")],
-                        log_path=tmp / "standin.log", stdout_pipe=True)
-        line = read_line(standin, timeout=30)
-        if not line.startswith("JIRA-STANDIN READY "):
-            raise BenchError(f"unexpected first line from the stand-in: {line!r}")
-        jira = line.split()[-1]
-        (tmp / "bridge").mkdir()
-        port = free_port()
-        bridge = start_bridge(tmp / "bridge", port=port, log_level=log_level,
-                              BRIDGE_JIRA_URL=jira, BRIDGE_JIRA_USER=JIRA_USER,
-                              BRIDGE_JIRA_TOKEN=JIRA_TOKEN, BRIDGE_JIRA_DEPLOYMENT="cloud",
-                              **(bridge_env or {}))
-        db = tmp / "bridge" / "bridge.db"
-        url = f"http://{HOST}:{port}/webhooks/jira"
+        standin, jira = start_standin(tmp, timeout=30)
+        bridge, db, url = start_jira_bridge(tmp, jira, log_level=log_level, bridge_env=bridge_env)
         control = httpx.Client(base_url=f"{jira}/_standin", timeout=60)
 
         # warm-up on tickets the measurement does not use, then forget its calls

@@ -37,8 +37,8 @@ from typing import Any
 import httpx
 
 from bench.common import (
-    HOST, JIRA_TOKEN, JIRA_USER, PYTHON, SECRET, BenchError, CpuWatch, add_run_options, backlog,
-    finish_run, free_port, log, our_pids, percentile, run_part, start_bridge, start_standin,
+    PYTHON, SECRET, BenchError, CpuWatch, add_run_options, backlog,
+    finish_run, log, our_pids, percentile, run_part, start_jira_bridge, start_standin,
     wait_until,
 )
 from bench.loadgen import FORBIDDEN, HARMLESS_KIND, is_forbidden
@@ -221,14 +221,7 @@ def run(*, rate: float = 2000, seconds: float = 60, share: float = 0.1, settle: 
     ok = False
     try:
         standin, jira = start_standin(tmp, timeout=60)
-        (tmp / "bridge").mkdir()
-        port = free_port()
-        bridge = start_bridge(tmp / "bridge", port=port, log_level=log_level,
-                              BRIDGE_JIRA_URL=jira, BRIDGE_JIRA_USER=JIRA_USER,
-                              BRIDGE_JIRA_TOKEN=JIRA_TOKEN, BRIDGE_JIRA_DEPLOYMENT="cloud",
-                              **(bridge_env or {}))
-        db = tmp / "bridge" / "bridge.db"
-        url = f"http://{HOST}:{port}/webhooks/jira"
+        bridge, db, url = start_jira_bridge(tmp, jira, log_level=log_level, bridge_env=bridge_env)
         control = httpx.Client(base_url=f"{jira}/_standin", timeout=60)
         memory: dict[str, Any] = {"at_start": bridge.memory_mb()}
 
