@@ -123,7 +123,7 @@ def test_development_without_a_pbi_that_is_worked_on_is_reverted_with_a_comment(
     in_progress(jira, "SRV-2", field)
     to_development(jira, "SRV-2")
     wait_until(lambda: jira("GET", "/issues/SRV-2")["status"] == "Realizace", timeout=10)
-    (comment,) = comments(jira, "SRV-2")
+    (comment,) = wait_until(lambda: comments(jira, "SRV-2"))  # the comment follows the move
     assert says in comment
 
 

@@ -31,7 +31,8 @@ def test_customers_forbidden_move_is_reverted_within_a_second(jira, bridge: Brid
     wait_until(lambda: status_of(jira, "SRV-412") == "Na klientovi", timeout=5)
     assert time.monotonic() - moved_at < 1.0
 
-    issue = jira("GET", "/issues/SRV-412")
+    # the move back and its comment are two calls: read the ticket once both are made
+    issue = wait_until(lambda: (i := jira("GET", "/issues/SRV-412"))["comments"] and i)
     (comment,) = issue["comments"]
     assert comment["jsdPublic"] is True and "Vráceno klientem" in json.dumps(comment["body"], ensure_ascii=False)
     # the bridge's own revert came back as a webhook: recorded, never judged, no further call
